@@ -1,0 +1,555 @@
+"""Decode audio files to mono float32, and write test audio. The only module that knows codecs.
+
+Reading picks the decoder per format by measurement (see ``benchmarks/decode.py``):
+libsndfile (``soundfile``) for WAV, FLAC, Ogg Vorbis, MP3 and AIFF, where it
+seeks cheaply and decodes fast; PyAV (FFmpeg) for everything else (M4A/AAC,
+ALAC, Opus, WMA, ...) and as a fallback when libsndfile refuses a file. Only the
+requested span is decoded (a seek, then a bounded read), so a two-hour mix costs
+no more memory than the excerpts asked for. Resampling to the analysis rate uses
+soxr.
+
+Every failure raises :class:`beatrun.errors.AudioError` with a one-line reason.
+numpy, soundfile, av and soxr are imported inside the functions that need them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from beatrun.errors import AudioError
+
+if TYPE_CHECKING:
+    import numpy as np
+
+#: File extensions beatrun treats as audio (lower case, with the dot).
+AUDIO_EXTENSIONS = frozenset(
+    {
+        ".mp3", ".m4a", ".m4b", ".mp4", ".aac", ".alac", ".flac", ".ogg", ".oga",
+        ".opus", ".wav", ".wave", ".aif", ".aiff", ".wma", ".ape", ".wv", ".mka",
+        ".webm", ".caf",
+    }
+)
+
+# Formats libsndfile reads faster than FFmpeg here (measured, benchmarks/decode.py:
+# PyAV won for MP3, Ogg Vorbis, Opus and M4A, and FFmpeg prints nothing on bad data).
+_SOUNDFILE_READ = frozenset({".wav", ".wave", ".flac", ".aif", ".aiff"})
+
+# Resampling quality for analysis input: "MQ" is ~2x faster than soxr's default
+# "HQ" and transparent for onset detection below a few kHz.
+_RESAMPLE_QUALITY = "MQ"
+
+
+# ---------------------------------------------------------------------------
+# Checks shared by every reader.
+# ---------------------------------------------------------------------------
+
+
+def sniff(head: bytes) -> str | None:
+    """Name the container from a file's first bytes (at least 12), or None if not audio.
+
+    Cheap magic-bytes check used before decoding and by the folder scan.
+    Returns e.g. "wav", "flac", "ogg", "mp3", "mp4", "aiff", "wma", "ape", "wavpack",
+    "matroska", "caf", "aac".
+    """
+    if len(head) < 4:
+        return None
+    if head[:4] in (b"RIFF", b"RIFX", b"RF64") and head[8:12] in (b"WAVE", b""):
+        return "wav"
+    if head[:4] == b"fLaC":
+        return "flac"
+    if head[:4] == b"OggS":
+        return "ogg"
+    if head[:3] == b"ID3":
+        return "mp3"  # ID3v2 also prefixes some AAC/FLAC files; the decoder sorts it out
+    if head[4:8] == b"ftyp":
+        return "mp4"
+    if head[:4] == b"FORM" and head[8:12] in (b"AIFF", b"AIFC"):
+        return "aiff"
+    if head[:4] == b"\x30\x26\xb2\x75":
+        return "wma"
+    if head[:4] == b"MAC ":
+        return "ape"
+    if head[:4] == b"wvpk":
+        return "wavpack"
+    if head[:4] == b"\x1a\x45\xdf\xa3":
+        return "matroska"
+    if head[:4] == b"caff":
+        return "caf"
+    if head[0] == 0xFF and (head[1] & 0xF6) == 0xF0:
+        return "aac"  # ADTS
+    if head[0] == 0xFF and (head[1] & 0xE0) == 0xE0 and (head[1] & 0x06) != 0:
+        return "mp3"  # MPEG audio frame sync, layer I-III
+    return None
+
+
+def _looks_like_text(head: bytes) -> bool:
+    if not head:
+        return False
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError:
+        # a multi-byte character cut at the end of the buffer is still text
+        try:
+            head[:-3].decode("utf-8")
+        except UnicodeDecodeError:
+            return False
+    return all(b >= 0x20 or b in b"\t\r\n\f" for b in head[:512])
+
+
+def check_file(path: str | os.PathLike[str]) -> tuple[int, str | None]:
+    """Fail early, with a one-line reason, on what no decoder can read.
+
+    Returns (size in bytes, container name from :func:`sniff` or None). Raises
+    AudioError for a missing file, a directory, an unreadable file, an empty
+    file and a text file; unknown binary data is left to the decoders.
+    """
+    p = os.fspath(path)
+    try:
+        with open(p, "rb") as fh:
+            size = os.fstat(fh.fileno()).st_size
+            head = fh.read(4096)
+    except FileNotFoundError:
+        raise AudioError("file not found; check the path") from None
+    except IsADirectoryError:
+        raise AudioError("is a directory, not an audio file") from None
+    except PermissionError:
+        raise AudioError("permission denied; make the file readable (chmod +r)") from None
+    except OSError as exc:
+        raise AudioError(f"cannot open file: {exc.strerror or exc}") from None
+    if size == 0 or not head:
+        raise AudioError("file is empty (0 bytes); re-copy or re-download it")
+    kind = sniff(head)
+    if kind is None and _looks_like_text(head):
+        raise AudioError("not an audio file (it contains text); check what this file is")
+    return size, kind
+
+
+def _use_soundfile(path: str, kind: str | None) -> bool:
+    ext = os.path.splitext(path)[1].lower()
+    if kind is not None:
+        return kind in ("wav", "flac", "aiff")
+    return ext in _SOUNDFILE_READ
+
+
+# ---------------------------------------------------------------------------
+# Reading.
+# ---------------------------------------------------------------------------
+
+
+def _decode_error(exc: BaseException) -> AudioError:
+    text = getattr(exc, "strerror", None) or str(exc)
+    text = " ".join(str(text).split()).removeprefix("Error : ").rstrip(".")
+    low = text.lower()
+    if "no audio" in low or "audio stream" in low:
+        return AudioError("no audio stream in this file (is it a video or an image?)")
+    if "permission" in low:
+        return AudioError("permission denied; make the file readable (chmod +r)")
+    return AudioError(
+        "cannot decode audio: the data is corrupt or in an unsupported format"
+        + (f" ({text[:120]})" if text else "")
+    )
+
+
+def _to_mono(data: np.ndarray) -> np.ndarray:
+    """(n, channels) or (n,) float -> (n,) float32."""
+    import numpy as np
+
+    if data.ndim == 2:
+        if data.shape[1] == 2:
+            data = (data[:, 0] + data[:, 1]) * 0.5
+        else:
+            data = data.mean(axis=1) if data.shape[1] > 1 else data[:, 0]
+    return np.ascontiguousarray(data, dtype=np.float32)
+
+
+def _resample(x: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
+    import numpy as np
+
+    if sr_in == sr_out or x.size == 0:
+        return np.ascontiguousarray(x, dtype=np.float32)
+    import soxr
+
+    return soxr.resample(x, sr_in, sr_out, quality=_RESAMPLE_QUALITY).astype(
+        np.float32, copy=False
+    )
+
+
+class _SoundfileReader:
+    """Random access through libsndfile."""
+
+    def __init__(self, path: str) -> None:
+        import soundfile as sf
+
+        try:
+            self._f = sf.SoundFile(path)
+        except sf.LibsndfileError as exc:
+            raise _decode_error(exc) from None
+        self.rate = int(self._f.samplerate)
+        frames = self._f.frames
+        self.duration_s = frames / self.rate if frames > 0 else 0.0
+
+    def read(self, offset_s: float, duration_s: float | None) -> np.ndarray:
+        import soundfile as sf
+
+        f = self._f
+        start = max(0, int(round(offset_s * self.rate)))
+        if f.frames > 0 and start >= f.frames:
+            return _empty()
+        count = -1 if duration_s is None else max(0, int(round(duration_s * self.rate)))
+        try:
+            if start:
+                f.seek(start)
+            data = f.read(count, dtype="float32", always_2d=True)
+        except (sf.LibsndfileError, RuntimeError) as exc:
+            raise _decode_error(exc) from None
+        return _to_mono(data)
+
+    def close(self) -> None:
+        self._f.close()
+
+
+def _frame_to_mono(frame: Any) -> np.ndarray:
+    """One PyAV AudioFrame -> (n,) float32 in [-1, 1], channels averaged."""
+    import numpy as np
+
+    arr = frame.to_ndarray()
+    fmt = frame.format
+    channels = len(frame.layout.channels) or 1
+    if not fmt.is_planar:
+        arr = arr.reshape(-1, channels).T  # packed: (1, n*ch) -> (ch, n)
+    if arr.dtype.kind == "i":
+        scale = float(2 ** (8 * arr.dtype.itemsize - 1))
+        arr = arr.astype(np.float32) / scale
+    elif arr.dtype.kind == "u":  # u8
+        arr = (arr.astype(np.float32) - 128.0) / 128.0
+    if arr.shape[0] > 1:
+        return arr.mean(axis=0, dtype=np.float32)
+    return np.asarray(arr[0], dtype=np.float32)
+
+
+class _AvReader:
+    """Seek-and-decode through FFmpeg (PyAV)."""
+
+    def __init__(self, path: str) -> None:
+        import av
+
+        try:
+            self._c = av.open(path, metadata_errors="ignore")
+        except av.error.FFmpegError as exc:
+            raise _decode_error(exc) from None
+        except UnicodeDecodeError as exc:
+            raise _decode_error(exc) from None
+        if not self._c.streams.audio:
+            self._c.close()
+            raise AudioError("no audio stream in this file (is it a video or an image?)")
+        self._s = self._c.streams.audio[0]
+        self.rate = int(self._s.codec_context.sample_rate or self._s.rate or 0)
+        if self.rate <= 0:
+            self._c.close()
+            raise AudioError("cannot decode audio: the stream has no sample rate (corrupt file?)")
+        self.duration_s = self._duration()
+        # Frame times count from the stream's start time (e.g. MP3 encoder delay
+        # of 1105 samples gives start 0.025 s): subtract it to get file time.
+        st = self._s.start_time
+        self._t0 = float(st * self._s.time_base) if st is not None and self._s.time_base else 0.0
+
+    def _duration(self) -> float:
+        s = self._s
+        if s.duration is not None and s.time_base is not None:
+            return float(s.duration * s.time_base)
+        if self._c.duration is not None:
+            return self._c.duration / 1_000_000
+        return 0.0
+
+    def read(self, offset_s: float, duration_s: float | None) -> np.ndarray:
+        import av
+        import numpy as np
+
+        s = self._s
+        rate = self.rate
+        want = None if duration_s is None else max(0, int(round(duration_s * rate)))
+        if want == 0:
+            return _empty()
+        end_s = None if duration_s is None else offset_s + duration_s
+        chunks: list[np.ndarray] = []
+        first_t: float | None = None
+        have = 0
+        try:
+            if offset_s > 0 and s.time_base is not None:
+                self._c.seek(int((offset_s + self._t0) / s.time_base), stream=s, backward=True)
+            for frame in self._c.decode(s):
+                t = None if frame.time is None else frame.time - self._t0
+                if first_t is None:
+                    first_t = t if t is not None else 0.0
+                mono = _frame_to_mono(frame)
+                if t is not None and t + mono.size / rate <= offset_s:
+                    first_t = None  # before the window: drop and keep searching
+                    continue
+                if t is not None and end_s is not None and t >= end_s:
+                    break
+                chunks.append(mono)
+                have += mono.size
+                if want is not None and first_t is not None:
+                    if have - (offset_s - first_t) * rate >= want:
+                        break
+        except av.error.FFmpegError as exc:
+            if not chunks:
+                raise _decode_error(exc) from None
+            # a damaged tail: keep what decoded cleanly
+        if not chunks:
+            return _empty()
+        data = np.concatenate(chunks)
+        skip = max(0, int(round((offset_s - (first_t or 0.0)) * rate)))
+        data = data[skip:]
+        if want is not None:
+            data = data[:want]
+        return np.ascontiguousarray(data, dtype=np.float32)
+
+    def close(self) -> None:
+        self._c.close()
+
+
+def _empty() -> np.ndarray:
+    import numpy as np
+
+    return np.zeros(0, dtype=np.float32)
+
+
+def _open_reader(path: str | os.PathLike[str]) -> _SoundfileReader | _AvReader:
+    p = os.fspath(path)
+    _, kind = check_file(p)
+    if _use_soundfile(p, kind):
+        try:
+            return _SoundfileReader(p)
+        except AudioError:
+            pass  # libsndfile refused it: let FFmpeg try
+    return _AvReader(p)
+
+
+def _with_reader(path: str | os.PathLike[str], work: Callable[[Any], Any]) -> Any:
+    """Run ``work(reader)``; if libsndfile fails mid-read, retry once through FFmpeg."""
+    reader = _open_reader(path)
+    try:
+        return work(reader)
+    except AudioError:
+        if not isinstance(reader, _SoundfileReader):
+            raise
+    finally:
+        reader.close()
+    reader = _AvReader(os.fspath(path))  # e.g. a truncated FLAC: FFmpeg keeps what decodes
+    try:
+        return work(reader)
+    finally:
+        reader.close()
+
+
+def probe_duration(path: str | os.PathLike[str]) -> float:
+    """Duration of an audio file in seconds (> 0).
+
+    Raises AudioError with a one-line reason for missing, unreadable, empty,
+    non-audio or corrupt files, and for files without audio.
+    """
+    reader = _open_reader(path)
+    try:
+        duration = reader.duration_s
+    finally:
+        reader.close()
+    if duration <= 0:
+        raise AudioError("no audio in this file (duration 0); it may be truncated")
+    return duration
+
+
+def _check_sr(sr: int) -> None:
+    if not isinstance(sr, int) or sr <= 0:
+        raise AudioError(f"sr must be a positive integer sample rate in Hz, got {sr!r}")
+
+
+def load(
+    path: str | os.PathLike[str],
+    *,
+    sr: int,
+    offset_s: float = 0.0,
+    duration_s: float | None = None,
+) -> np.ndarray:
+    """Decode ``[offset_s, offset_s + duration_s)`` of a file to mono float32 at ``sr``.
+
+    path : str or Path, any format FFmpeg or libsndfile can read.
+    sr : int > 0, output sample rate in Hz.
+    offset_s : float >= 0, start of the span in seconds.
+    duration_s : float > 0 or None (to the end), length of the span in seconds.
+
+    Only the requested span is decoded (with a seek), so memory is bounded by
+    ``duration_s``. A span past the end gives a shorter (possibly empty) array.
+    Raises AudioError with a one-line reason on failure.
+    """
+    _check_sr(sr)
+    if offset_s < 0:
+        raise AudioError(f"offset_s must be >= 0 seconds, got {offset_s}")
+    if duration_s is not None and duration_s <= 0:
+        raise AudioError(f"duration_s must be > 0 seconds, got {duration_s}")
+
+    def work(reader: Any) -> np.ndarray:
+        return _resample(reader.read(float(offset_s), duration_s), reader.rate, sr)
+
+    return _with_reader(path, work)
+
+
+def load_excerpts(
+    path: str | os.PathLike[str],
+    *,
+    sr: int,
+    plan: Callable[[float], list[tuple[float, float]]],
+) -> tuple[float, list[tuple[float, np.ndarray]]]:
+    """Decode only the windows ``plan(duration_s)`` asks for.
+
+    plan : callable taking the file's duration in seconds and returning
+        ``[(start_s, length_s), ...]`` windows inside the file.
+    Returns ``(duration_s, [(start_s, samples), ...])`` with mono float32 samples
+    at ``sr``. The file is opened once; memory is bounded by the windows.
+    Raises AudioError when the file cannot be read or holds no audio.
+    """
+    _check_sr(sr)
+
+    def work(reader: Any) -> tuple[float, list[tuple[float, np.ndarray]]]:
+        duration = reader.duration_s
+        if duration <= 0:
+            raise AudioError("no audio in this file (duration 0); it may be truncated")
+        excerpts = []
+        for start_s, length_s in plan(duration):
+            start_s = max(0.0, float(start_s))
+            data = reader.read(start_s, float(length_s) if length_s else None)
+            excerpts.append((start_s, _resample(data, reader.rate, sr)))
+        return duration, excerpts
+
+    duration, excerpts = _with_reader(path, work)
+    if not any(x.size for _, x in excerpts):
+        raise AudioError("no audio could be decoded from this file; it may be corrupt")
+    return duration, excerpts
+
+
+# ---------------------------------------------------------------------------
+# Writing (test corpora, demo songs, rendered mixes).
+# ---------------------------------------------------------------------------
+
+# extension -> (writer, container format for PyAV, default codec)
+_WRITERS = {
+    ".wav": ("sf", "WAV", "PCM_16"),
+    ".wave": ("sf", "WAV", "PCM_16"),
+    ".flac": ("sf", "FLAC", "PCM_16"),
+    ".ogg": ("sf", "OGG", "VORBIS"),
+    ".oga": ("sf", "OGG", "VORBIS"),
+    ".mp3": ("av", "mp3", "libmp3lame"),
+    ".opus": ("av", "ogg", "libopus"),
+    ".m4a": ("av", "ipod", "aac"),
+    ".mp4": ("av", "mp4", "aac"),
+}
+_OPUS_RATES = (8000, 12000, 16000, 24000, 48000)
+_MP3_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000)
+
+
+def write_audio(
+    path: str | os.PathLike[str],
+    samples: np.ndarray,
+    *,
+    sr: int,
+    bitrate_kbps: int | None = None,
+    codec: str | None = None,
+) -> None:
+    """Write ``samples`` to ``path``, the format chosen by the extension.
+
+    path : .wav, .flac (16-bit), .ogg (Vorbis), .opus (Ogg Opus), .mp3, .m4a
+        (AAC, or ALAC with ``codec="alac"``).
+    samples : float32 array, mono ``(n,)`` or stereo ``(n, 2)``, values in [-1, 1]
+        (clipped).
+    sr : int > 0, sample rate in Hz (Opus and MP3 resample to a rate they support).
+    bitrate_kbps : int or None, for lossy codecs (default: the encoder's).
+    codec : None, or "alac"/"aac" for .m4a.
+
+    The file appears complete or not at all (written to a temporary name, then
+    renamed). Raises AudioError on failure.
+    """
+    import numpy as np
+
+    _check_sr(sr)
+    target = Path(path)
+    ext = target.suffix.lower()
+    if ext not in _WRITERS:
+        raise AudioError(
+            f"cannot write {ext or 'files without an extension'}; "
+            f"use one of {', '.join(sorted(_WRITERS))}"
+        )
+    data = np.asarray(samples, dtype=np.float32)
+    if data.ndim == 2 and data.shape[1] not in (1, 2) and data.shape[0] in (1, 2):
+        data = data.T
+    if data.ndim == 2 and data.shape[1] == 1:
+        data = data[:, 0]
+    if data.ndim not in (1, 2) or (data.ndim == 2 and data.shape[1] != 2):
+        raise AudioError(f"samples must be mono (n,) or stereo (n, 2), got shape {data.shape}")
+    data = np.clip(np.nan_to_num(data), -1.0, 1.0)
+    kind, fmt, default_codec = _WRITERS[ext]
+    if codec is not None and not (ext in (".m4a", ".mp4") and codec in ("aac", "alac")):
+        raise AudioError(f"codec {codec!r} is not supported for {ext}; use 'aac' or 'alac' in .m4a")
+    tmp = target.with_name(f".{target.stem}.partial{os.getpid()}{ext}")
+    try:
+        if kind == "sf":
+            _write_sf(tmp, data, sr=sr, fmt=fmt, subtype=default_codec)
+        else:
+            _write_av(tmp, data, sr=sr, fmt=fmt, codec=codec or default_codec,
+                      bitrate_kbps=bitrate_kbps)
+        os.replace(tmp, target)
+    except AudioError:
+        tmp.unlink(missing_ok=True)
+        raise
+    except Exception as exc:  # noqa: BLE001 - every codec failure becomes one line
+        tmp.unlink(missing_ok=True)
+        raise AudioError(f"cannot write {target.name}: {' '.join(str(exc).split())}") from None
+
+
+def _write_sf(path: Path, data: np.ndarray, *, sr: int, fmt: str, subtype: str) -> None:
+    import soundfile as sf
+
+    channels = 1 if data.ndim == 1 else data.shape[1]
+    # Blocks, not one call: libsndfile's Vorbis encoder crashes on very large writes.
+    with sf.SoundFile(str(path), "w", sr, channels, format=fmt, subtype=subtype) as out:
+        for i in range(0, len(data), 32768):
+            out.write(data[i : i + 32768])
+
+
+def _write_av(
+    path: Path, data: np.ndarray, *, sr: int, fmt: str, codec: str, bitrate_kbps: int | None
+) -> None:
+    import av
+    import numpy as np
+
+    rates = _OPUS_RATES if codec == "libopus" else _MP3_RATES if codec == "libmp3lame" else None
+    if rates is not None and sr not in rates:
+        new_sr = min((r for r in rates if r >= sr), default=rates[-1])
+        data = _resample_any(data, sr, new_sr)
+        sr = new_sr
+    layout = "stereo" if data.ndim == 2 else "mono"
+    planar = np.ascontiguousarray(data.T if data.ndim == 2 else data[None, :])
+    with av.open(str(path), "w", format=fmt) as out:
+        stream = out.add_stream(codec, rate=sr, layout=layout)
+        if bitrate_kbps:
+            stream.bit_rate = int(bitrate_kbps) * 1000
+        block = 65536
+        for i in range(0, max(planar.shape[1], 1), block):
+            frame = av.AudioFrame.from_ndarray(
+                np.ascontiguousarray(planar[:, i : i + block]), format="fltp", layout=layout
+            )
+            frame.sample_rate = sr
+            frame.pts = i
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+
+
+def _resample_any(data: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
+    import numpy as np
+    import soxr
+
+    return np.asarray(soxr.resample(data, sr_in, sr_out), dtype=np.float32)

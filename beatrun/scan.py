@@ -1,0 +1,660 @@
+"""Analyse audio files in parallel, and scan folders into the library.
+
+- :func:`analyze_file`: one file -> :class:`~beatrun.models.FileAnalysis`; never
+  raises (every failure becomes a one-line ``error``); picklable, so it runs in
+  any worker process or on a Dask cluster.
+- :func:`analyze_files`: many files over any ``concurrent.futures.Executor`` (a
+  process pool by default), results in completion order.
+- :func:`plan_scan` and :func:`scan`: walk folders (no symlink loops), skip files
+  whose size, mtime and analyser version are unchanged, analyse the rest,
+  store each result as it arrives (a killed scan loses nothing already
+  stored), mark vanished files missing, optionally write BPM tags.
+
+The core never prints: progress goes through a callback, results come back as
+a :class:`ScanSummary`. numpy and the codecs are imported by the workers only.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import functools
+import os
+import stat
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+from beatrun.errors import BeatrunError, UsageError
+from beatrun.models import FileAnalysis, TagInfo
+
+if TYPE_CHECKING:
+    from beatrun.library import Library
+
+#: How many tasks per worker are kept in flight (bounded memory, quick Ctrl-C).
+IN_FLIGHT_PER_WORKER = 4
+
+_THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+               "NUMEXPR_NUM_THREADS", "VECLIB_MAXIMUM_THREADS", "NUMBA_NUM_THREADS")
+
+
+# ---------------------------------------------------------------------------
+# One file.
+# ---------------------------------------------------------------------------
+
+
+def _one_line(text: object) -> str:
+    return " ".join(str(text).split())
+
+
+def analyze_file(
+    path: str | os.PathLike[str],
+    *,
+    min_bpm: float = 60.0,
+    max_bpm: float = 200.0,
+    read_tags: bool = True,
+) -> FileAnalysis:
+    """Decode the excerpts the tempo estimator asks for, estimate the tempo, read the tags.
+
+    path : an audio file; stored as an absolute path.
+    min_bpm, max_bpm : float > 0, the tempo range searched (BPM).
+    read_tags : also read title/artist/BPM tags (a tag failure is a note, not a failure).
+
+    Never raises: a file that cannot be analysed gives ``error`` (one line,
+    e.g. "file is empty (0 bytes); ..."); an unexpected exception gives
+    "internal error: <type>: <message>".
+    """
+    import warnings
+
+    started = time.perf_counter()
+    p = os.path.abspath(os.fspath(path))
+    size = mtime = duration = None
+    tempo_estimate = None
+    error = None
+    tag_info = None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            st = os.stat(p)
+            size, mtime = st.st_size, st.st_mtime
+            from beatrun import audio, tempo
+
+            duration, excerpts = audio.load_excerpts(
+                p, sr=tempo.ANALYSIS_SR, plan=tempo.excerpt_plan
+            )
+            tempo_estimate = tempo.estimate_tempo_excerpts(
+                excerpts, sr=tempo.ANALYSIS_SR, min_bpm=min_bpm, max_bpm=max_bpm
+            )
+        except FileNotFoundError:
+            error = "file not found; check the path"
+        except PermissionError:
+            error = "permission denied; make the file readable (chmod +r)"
+        except BeatrunError as exc:
+            error = exc.message
+        except MemoryError:
+            error = "out of memory while decoding; the file may be corrupt"
+        except Exception as exc:  # noqa: BLE001 - one broken file must not stop a run
+            error = _one_line(f"internal error: {type(exc).__name__}: {exc}")
+        if read_tags and size is not None:
+            tag_info = _read_tags_guarded(p)
+    return FileAnalysis(
+        path=p,
+        duration_s=duration,
+        tempo=tempo_estimate,
+        tags=tag_info,
+        size=size,
+        mtime=mtime,
+        error=error,
+        elapsed_s=time.perf_counter() - started,
+    )
+
+
+def _read_tags_guarded(path: str) -> TagInfo:
+    try:
+        from beatrun import tags
+
+        return tags.read_tags(path)
+    except BeatrunError as exc:
+        return TagInfo(notes=(_one_line(f"tags not read: {exc.message}"),))
+    except Exception as exc:  # noqa: BLE001 - tags are optional
+        return TagInfo(notes=(_one_line(f"tags not read: {type(exc).__name__}: {exc}"),))
+
+
+# ---------------------------------------------------------------------------
+# Many files.
+# ---------------------------------------------------------------------------
+
+
+def _limit_threads() -> None:
+    """One BLAS/OpenMP thread: parallelism comes from processes (halves CPU cost)."""
+    for name in _THREAD_ENV:
+        os.environ[name] = "1"
+    try:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(limits=1)
+    except Exception:  # noqa: BLE001 - threadpoolctl is an optimisation only
+        pass
+
+
+def _init_worker() -> None:
+    """Worker initializer: one thread, imports and first-call costs paid once per process."""
+    _limit_threads()
+    warm_up()
+
+
+def warm_up() -> None:
+    """Import the decoders and run the estimator once on a short click track."""
+    import warnings
+
+    import numpy as np
+
+    from beatrun import audio, tags, tempo  # noqa: F401 - imported to warm the process
+
+    sr = tempo.ANALYSIS_SR
+    clicks = np.zeros(int(4.0 * sr), dtype=np.float32)
+    clicks[:: sr // 2] = 1.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            tempo.estimate_tempo_excerpts([(0.0, clicks)], sr=sr)
+        except Exception:  # noqa: BLE001 - warming is best effort
+            pass
+
+
+def _mp_context():
+    """forkserver: workers fork from a clean, pre-imported server (no inherited threads)."""
+    import multiprocessing as mp
+
+    try:
+        ctx = mp.get_context("forkserver")
+    except ValueError:  # platforms without fork
+        return mp.get_context("spawn")
+    ctx.set_forkserver_preload(["beatrun.scan", "numpy", "beatrun.audio", "beatrun.tempo",
+                                "beatrun.tags", "av", "soundfile", "soxr"])
+    return ctx
+
+
+def default_workers() -> int:
+    """One worker per CPU core available to this process."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def make_executor(workers: int | None = None) -> cf.ProcessPoolExecutor:
+    """A process pool of ``workers`` (default: all cores), one BLAS thread each, warmed up."""
+    return cf.ProcessPoolExecutor(
+        max_workers=workers or default_workers(),
+        mp_context=_mp_context(),
+        initializer=_init_worker,
+    )
+
+
+def _check_range(min_bpm: float, max_bpm: float) -> None:
+    if not (0 < min_bpm < max_bpm):
+        raise UsageError(
+            f"--min-bpm {min_bpm:g} must be above 0 and below --max-bpm {max_bpm:g}; "
+            "e.g. --min-bpm 60 --max-bpm 200"
+        )
+
+
+def analyze_files(
+    paths: Iterable[str | os.PathLike[str]],
+    *,
+    executor: cf.Executor | None = None,
+    workers: int | None = None,
+    min_bpm: float = 60.0,
+    max_bpm: float = 200.0,
+    read_tags: bool = True,
+) -> Iterator[FileAnalysis]:
+    """Analyse many files in parallel; yields one FileAnalysis per path, in completion order.
+
+    executor : any ``concurrent.futures.Executor`` (e.g. a Dask
+        ``Client.get_executor()``); it is not shut down here. None means a
+        process pool of ``workers`` (default: one per core), created here and
+        shut down at the end; ``workers=1`` or a single file runs in this process.
+    min_bpm, max_bpm : float > 0, tempo range in BPM.
+
+    At most ``IN_FLIGHT_PER_WORKER`` tasks per worker are submitted ahead, so
+    memory stays bounded and an interrupted run stops quickly.
+    """
+    _check_range(min_bpm, max_bpm)
+    todo = [os.fspath(p) for p in paths]
+    job = functools.partial(analyze_file, min_bpm=min_bpm, max_bpm=max_bpm, read_tags=read_tags)
+    if not todo:
+        return
+    if executor is None and (len(todo) == 1 or (workers or default_workers()) == 1):
+        yield from _in_process(todo, job)
+        return
+    owned = executor is None
+    pool = make_executor(min(workers or default_workers(), len(todo))) if owned else executor
+    width = (workers or default_workers()) * IN_FLIGHT_PER_WORKER
+    pending: dict[cf.Future, str] = {}
+    queue = iter(todo)
+    try:
+        for path in queue:
+            pending[pool.submit(job, path)] = path
+            if len(pending) >= width:
+                break
+        while pending:
+            done, _ = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
+            for future in done:
+                path = pending.pop(future)
+                yield _result_of(future, path)
+                nxt = next(queue, None)
+                if nxt is not None:
+                    pending[pool.submit(job, nxt)] = nxt
+    finally:
+        for future in pending:
+            future.cancel()
+        if owned:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _in_process(todo: Sequence[str], job: Callable[[str], FileAnalysis]) -> Iterator[FileAnalysis]:
+    try:
+        from threadpoolctl import threadpool_limits
+
+        limits: Any = threadpool_limits(limits=1)
+    except Exception:  # noqa: BLE001 - an optimisation only
+        limits = nullcontext()
+    with limits:
+        for path in todo:
+            yield job(path)
+
+
+def _result_of(future: cf.Future, path: str) -> FileAnalysis:
+    """The worker's FileAnalysis, or one naming why the worker itself failed."""
+    try:
+        return future.result()
+    except cf.process.BrokenProcessPool:
+        reason = "a worker process died (out of memory or a crash in a decoder)"
+    except Exception as exc:  # noqa: BLE001 - e.g. a lost Dask worker
+        reason = f"worker failed: {type(exc).__name__}: {exc}"
+    return FileAnalysis(path=os.path.abspath(path), error=_one_line(reason))
+
+
+@contextmanager
+def dask_executor(address: str, *, timeout_s: float = 10.0) -> Iterator[cf.Executor]:
+    """An Executor running on the Dask cluster at ``address`` (e.g. "tcp://10.0.0.5:8786").
+
+    Needs the optional extra ``beatrun[dask]`` (and beatrun installed on the
+    workers). Raises BeatrunError when distributed is missing or nobody answers.
+    """
+    try:
+        from distributed import Client
+    except ImportError:
+        raise BeatrunError(
+            "--executor needs Dask distributed: pip install 'beatrun[dask]'"
+        ) from None
+    try:
+        client = Client(address, timeout=f"{timeout_s}s", set_as_default=False)
+    except (OSError, TimeoutError):
+        raise BeatrunError(
+            f"no Dask scheduler answers at {address} within {timeout_s:g} s; "
+            "start one with `dask scheduler` or drop --executor"
+        ) from None
+    except ValueError as exc:
+        raise UsageError(
+            f"--executor {address!r} is not a scheduler address ({_one_line(exc)[:80]}); "
+            "use tcp://HOST:PORT"
+        ) from None
+    try:
+        yield client.get_executor()
+    finally:
+        client.close()
+
+
+# ---------------------------------------------------------------------------
+# Folders.
+# ---------------------------------------------------------------------------
+
+
+def is_audio_name(name: str) -> bool:
+    """True for a file name with an audio extension (hidden and AppleDouble files excluded)."""
+    from beatrun.audio import AUDIO_EXTENSIONS
+
+    if name.startswith("."):
+        return False
+    return os.path.splitext(name)[1].lower() in AUDIO_EXTENSIONS
+
+
+def _sniff_file(path: str) -> bool:
+    from beatrun.audio import sniff
+
+    try:
+        with open(path, "rb") as fh:
+            return sniff(fh.read(64)) is not None
+    except OSError:
+        return False
+
+
+@dataclass(frozen=True)
+class ScanPlan:
+    """What a scan will do, decided before any decoding.
+
+    to_analyse : absolute paths of new, changed or forced files (walk order).
+    unchanged : paths skipped because size, mtime and analyser version match.
+    vanished : stored paths under the roots that the walk did not find.
+    walk_errors : (path, one-line reason) for folders that could not be read.
+    """
+
+    roots: tuple[str, ...]
+    to_analyse: tuple[str, ...]
+    unchanged: tuple[str, ...]
+    vanished: tuple[str, ...]
+    walk_errors: tuple[tuple[str, str], ...] = ()
+    known: frozenset[str] = frozenset()
+
+    @property
+    def found(self) -> int:
+        return len(self.to_analyse) + len(self.unchanged)
+
+
+@dataclass(frozen=True)
+class ScanSummary:
+    """The outcome of a scan (counts of files).
+
+    added, updated : files analysed and stored (new rows, changed rows).
+    unchanged : files skipped (same size, mtime and analyser version).
+    failed : files that could not be analysed (their error is stored too).
+    removed : stored files that vanished and were marked missing.
+    errors : (path, one-line reason) for every failure, including folders that
+        could not be read and BPM tags that could not be written.
+    tags_written : files whose BPM tag was written (``write_tags=True``).
+    """
+
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    failed: int = 0
+    removed: int = 0
+    errors: tuple[tuple[str, str], ...] = ()
+    tags_written: int = 0
+    elapsed_s: float = 0.0
+    interrupted: bool = False
+
+    @property
+    def scanned(self) -> int:
+        """Files found in the folders."""
+        return self.added + self.updated + self.unchanged + self.failed
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors and not self.failed
+
+    def line(self) -> str:
+        """"scanned 120 files: 100 added, 5 updated, 10 unchanged, 3 failed, 2 removed"."""
+        text = (
+            f"scanned {self.scanned} file{'s' if self.scanned != 1 else ''}: "
+            f"{self.added} added, {self.updated} updated, {self.unchanged} unchanged, "
+            f"{self.failed} failed, {self.removed} removed"
+        )
+        if self.tags_written:
+            text += f"; BPM tag written to {self.tags_written}"
+        return text
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "scanned": self.scanned,
+            "added": self.added,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "failed": self.failed,
+            "removed": self.removed,
+            "tags_written": self.tags_written,
+            "errors": [{"path": p, "error": e} for p, e in self.errors],
+            "elapsed_s": round(self.elapsed_s, 3),
+            "interrupted": self.interrupted,
+        }
+
+
+def walk_audio(
+    roots: Iterable[str | os.PathLike[str]],
+) -> tuple[list[tuple[str, int, float]], list[tuple[str, str]]]:
+    """Find audio files under ``roots``: ``([(abs path, size, mtime)], [(folder, reason)])``.
+
+    Follows symlinks but never loops (each folder's (device, inode) is visited
+    once) and lists each file once even when reached by two paths. A root that
+    is a file is taken as is. Raises UsageError when a root does not exist.
+    """
+    files: list[tuple[str, int, float]] = []
+    errors: list[tuple[str, str]] = []
+    seen_dirs: set[tuple[int, int]] = set()
+    seen_files: dict[tuple[int, int], tuple[int, bool]] = {}  # inode -> (index, via link)
+
+    def add_file(path: str, st: os.stat_result, *, link: bool) -> None:
+        key = (st.st_dev, st.st_ino)
+        seen = seen_files.get(key)
+        if seen is None:
+            seen_files[key] = (len(files), link)
+            files.append((path, st.st_size, st.st_mtime))
+        elif seen[1] and not link:  # prefer the file's own path to a link's
+            seen_files[key] = (seen[0], False)
+            files[seen[0]] = (path, st.st_size, st.st_mtime)
+
+    stack: list[str] = []
+    for root in roots:
+        root_path = os.path.abspath(os.fspath(root))
+        try:
+            st = os.stat(root_path)
+        except FileNotFoundError:
+            raise UsageError(f"folder not found: {root_path}; check the path") from None
+        except OSError as exc:
+            raise UsageError(f"cannot read {root_path}: {exc.strerror}") from None
+        if stat.S_ISDIR(st.st_mode):
+            stack.append(root_path)
+        elif stat.S_ISREG(st.st_mode):
+            add_file(root_path, st, link=os.path.islink(root_path))
+        else:
+            raise UsageError(f"{root_path} is neither a folder nor a file")
+        while stack:
+            folder = stack.pop()
+            try:
+                dst = os.stat(folder)
+                key = (dst.st_dev, dst.st_ino)
+                if key in seen_dirs:
+                    continue  # a symlink loop or a folder reached twice
+                seen_dirs.add(key)
+                with os.scandir(folder) as it:
+                    entries = sorted(it, key=lambda e: e.name)
+            except OSError as exc:
+                errors.append((folder, _one_line(f"folder not read: {exc.strerror or exc}")))
+                continue
+            subdirs = []
+            for entry in entries:
+                name = entry.name
+                try:
+                    if entry.is_dir():
+                        if not name.startswith("."):
+                            subdirs.append(entry.path)
+                        continue
+                    if not entry.is_file():
+                        continue
+                    if is_audio_name(name) or ("." not in name and _sniff_file(entry.path)):
+                        add_file(entry.path, entry.stat(), link=entry.is_symlink())
+                except OSError:
+                    continue  # vanished or a dangling link: not a file any more
+            stack.extend(reversed(subdirs))
+    return files, errors
+
+
+def plan_scan(
+    roots: Sequence[str | os.PathLike[str]],
+    *,
+    library: Library,
+    rescan: bool = False,
+) -> ScanPlan:
+    """Walk ``roots`` and compare with the library: what to analyse, skip, mark missing.
+
+    Cost for unchanged files: one stat and one dict lookup each, no decoding.
+    """
+    from beatrun.tempo import ANALYSER_VERSION
+
+    if not roots:
+        raise UsageError("give at least one folder to scan")
+    files, walk_errors = walk_audio(roots)
+    states = library.file_states()
+    to_analyse: list[str] = []
+    unchanged: list[str] = []
+    for path, size, mtime in files:
+        state = states.get(path)
+        if (not rescan and state is not None and state[0] == size and state[1] == mtime
+                and state[2] == ANALYSER_VERSION):
+            unchanged.append(path)
+        else:
+            to_analyse.append(path)
+    abs_roots = tuple(os.path.abspath(os.fspath(r)) for r in roots)
+    prefixes = tuple(r.rstrip(os.sep) + os.sep for r in abs_roots)
+    blocked = tuple(f.rstrip(os.sep) + os.sep for f, _ in walk_errors)
+    found = {path for path, _, _ in files}
+    vanished = [
+        path for path in states
+        if path not in found
+        and (path.startswith(prefixes) or path in abs_roots)
+        and not path.startswith(blocked)  # an unreadable folder is not an empty one
+    ]
+    return ScanPlan(
+        roots=abs_roots,
+        to_analyse=tuple(to_analyse),
+        unchanged=tuple(unchanged),
+        vanished=tuple(sorted(vanished)),
+        walk_errors=tuple(walk_errors),
+        known=frozenset(p for p in to_analyse if p in states),
+    )
+
+
+def scan(
+    roots: Sequence[str | os.PathLike[str]],
+    *,
+    library: Library,
+    executor: cf.Executor | None = None,
+    workers: int | None = None,
+    rescan: bool = False,
+    write_tags: bool = False,
+    progress: Callable[[int], None] | None = None,
+    plan: ScanPlan | None = None,
+    min_bpm: float = 60.0,
+    max_bpm: float = 200.0,
+) -> ScanSummary:
+    """Scan folders into the library; returns what happened.
+
+    roots : folders (or single files) to walk recursively.
+    library : the open :class:`~beatrun.library.Library` that receives every result.
+    executor, workers : where to analyse (see :func:`analyze_files`).
+    rescan : analyse every file even when unchanged.
+    write_tags : write the effective BPM into the tags of files newly analysed
+        with a confident tempo (atomic; other tags and the audio untouched).
+    progress : ``advance(n)`` called after each analysed file.
+    plan : a :func:`plan_scan` result made earlier (e.g. to size a progress bar).
+
+    Each result is stored as soon as it arrives, so an interrupted scan leaves a
+    consistent library and the next scan resumes with the files not yet stored.
+    """
+    started = time.perf_counter()
+    if plan is None:
+        plan = plan_scan(roots, library=library, rescan=rescan)
+    counts = {"added": 0, "updated": 0, "failed": 0, "tags": 0}
+    errors: list[tuple[str, str]] = list(plan.walk_errors)
+    gone: list[str] = list(plan.vanished)
+    interrupted = False
+    results = analyze_files(
+        plan.to_analyse, executor=executor, workers=workers, min_bpm=min_bpm, max_bpm=max_bpm
+    )
+    try:
+        for result in results:
+            _store(result, library=library, plan=plan, write_tags=write_tags,
+                   counts=counts, errors=errors, gone=gone)
+            if progress is not None:
+                progress(1)
+    except KeyboardInterrupt:
+        interrupted = True  # everything stored so far stays; the next scan resumes
+    finally:
+        results.close()  # stops the pool now, not at garbage collection
+    removed = library.mark_missing(gone) if gone and not interrupted else 0
+    summary = ScanSummary(
+        added=counts["added"],
+        updated=counts["updated"],
+        unchanged=len(plan.unchanged),
+        failed=counts["failed"],
+        removed=removed,
+        errors=tuple(errors),
+        tags_written=counts["tags"],
+        elapsed_s=time.perf_counter() - started,
+        interrupted=interrupted,
+    )
+    return summary
+
+
+def _store(
+    result: FileAnalysis,
+    *,
+    library: Library,
+    plan: ScanPlan,
+    write_tags: bool,
+    counts: dict[str, int],
+    errors: list[tuple[str, str]],
+    gone: list[str],
+) -> None:
+    if result.error is not None and not os.path.lexists(result.path):
+        # deleted between the walk and the analysis: not a broken file
+        errors.append((result.path, "file disappeared during the scan"))
+        counts["failed"] += 1
+        if result.path in plan.known:
+            gone.append(result.path)
+        return
+    outcome = library.record_analysis(result)
+    if result.error is not None:
+        counts["failed"] += 1
+        errors.append((result.path, result.error))
+        return
+    counts[outcome] += 1
+    if write_tags:
+        message = _write_tag(result, library=library)
+        if message == "written":
+            counts["tags"] += 1
+        elif message:
+            errors.append((result.path, message))
+
+
+def _write_tag(result: FileAnalysis, *, library: Library) -> str | None:
+    """Write the effective BPM when it comes from a confident analysis; returns what happened."""
+    from beatrun import tags
+
+    track = library.get(result.path)
+    if track.bpm is None or track.bpm_source != "analysis":
+        return None
+    if result.tags is not None and result.tags.bpm is not None and round(
+        result.tags.bpm
+    ) == round(track.bpm):
+        return None  # the tag already says so: leave the file alone
+    try:
+        tags.write_bpm(result.path, track.bpm)
+        st = os.stat(result.path)
+    except BeatrunError as exc:
+        return f"BPM tag not written: {exc.message}"
+    except OSError as exc:
+        return _one_line(f"BPM tag not written: {exc.strerror or exc}")
+    # store the new size/mtime (and the tag as now written) so the next scan skips it
+    library.record_analysis(
+        replace(result, tags=_read_tags_guarded(result.path), size=st.st_size, mtime=st.st_mtime)
+    )
+    return "written"
+
+
+__all__ = [
+    "ScanPlan",
+    "ScanSummary",
+    "analyze_file",
+    "analyze_files",
+    "dask_executor",
+    "default_workers",
+    "make_executor",
+    "plan_scan",
+    "scan",
+    "walk_audio",
+    "warm_up",
+]

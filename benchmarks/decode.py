@@ -1,0 +1,91 @@
+"""Decoding speed per format and decoder: x real time for a 30 s excerpt.
+
+Writes a 3-minute stereo 44.1 kHz song-like signal in each format (to a temp
+dir), then times reading a 30 s excerpt from the middle, resampled to the
+analysis rate, through libsndfile (soundfile) and through FFmpeg (PyAV), and
+the whole file through the decoder ``beatrun.audio`` picks. One run each
+(best of 3), on a shared machine: read the ratios, not the absolute figures.
+
+    .venv/bin/python benchmarks/decode.py
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
+
+from beatrun import audio  # noqa: E402
+
+FORMATS = [("wav", None), ("flac", None), ("ogg", None), ("mp3", None), ("opus", None),
+           ("m4a", None), ("m4a", "alac")]
+
+
+def _signal(seconds: float, sr: int) -> np.ndarray:
+    rng = np.random.default_rng(0)
+    n = int(seconds * sr)
+    t = np.arange(n) / sr
+    x = 0.2 * np.sin(2 * np.pi * 110 * t) + 0.05 * rng.standard_normal(n)
+    beat = int(sr * 60 / 128)
+    for k in range(0, n - 2000, beat):
+        x[k : k + 2000] += np.exp(-np.arange(2000) / 300) * 0.6
+    return np.stack([x, np.roll(x, 7)], axis=1).astype(np.float32) * 0.7
+
+
+def _best(fn, repeats: int = 3) -> float:
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.process_time()
+        fn()
+        best = min(best, time.process_time() - t0)
+    return max(best, 1e-6)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=180.0, help="file length (s)")
+    parser.add_argument("--sr", type=int, default=22050, help="analysis rate (Hz)")
+    args = parser.parse_args()
+    src_sr = 44100
+    x = _signal(args.seconds, src_sr)
+    mid = args.seconds / 2 - 15
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for ext, codec in FORMATS:
+            name = f"{codec or ext}"
+            path = Path(tmp) / f"song_{name}.{ext}"
+            audio.write_audio(path, x, sr=src_sr, codec=codec)
+            cells = [name]
+            for reader_cls in (audio._SoundfileReader, audio._AvReader):
+                def read(cls=reader_cls, p=path):
+                    r = cls(str(p))
+                    try:
+                        audio._resample(r.read(mid, 30.0), r.rate, args.sr)
+                    finally:
+                        r.close()
+                try:
+                    cells.append(f"{30.0 / _best(read):.0f}x")
+                except Exception:  # noqa: BLE001 - a decoder that cannot read it
+                    cells.append("n/a")
+            whole = _best(lambda p=path: audio.load(p, sr=args.sr), repeats=1)
+            cells.append(f"{args.seconds / whole:.0f}x")
+            cells.append(type(audio._open_reader(path)).__name__.strip("_").replace("Reader", ""))
+            rows.append(cells)
+    header = ["format", "30s excerpt soundfile", "30s excerpt PyAV", "whole file (chosen)",
+              "chosen"]
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
+    print(f"decode to mono {args.sr} Hz, {args.seconds:.0f} s stereo 44.1 kHz source, "
+          "x real time per CPU second (best of 3)")
+    print("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)))
+    for r in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)))
+
+
+if __name__ == "__main__":
+    main()

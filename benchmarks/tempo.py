@@ -1,0 +1,248 @@
+"""Tempo benchmark: beatrun's estimator against librosa's plain ``beat_track``.
+
+Usage::
+
+    python benchmarks/tempo.py                      # generated corpus, 60 files of 30 s
+    python benchmarks/tempo.py --count 120          # a bigger generated corpus
+    python benchmarks/tempo.py --folder DIR         # real music: DIR/truth.csv (file,bpm)
+
+Each side runs in its own fresh Python process over the same files, and its CPU
+time (user + system, every thread, the process and its children, start-up,
+imports, JIT and decoding included) is taken from ``resource.getrusage`` of
+the children of this script. beatrun decodes with ``beatrun.audio`` (only its
+excerpts); the baseline decodes with ``librosa.load`` (defaults: 22050 Hz,
+mono) as a user would (M4A, which librosa cannot open without FFmpeg on
+the system, falls back to ``beatrun.audio.load``), then calls
+``librosa.beat.beat_track``. Both sides get
+one BLAS/OpenMP thread. Prints a table; asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+TOL = 0.04
+
+
+def _side_ours(files: list[str], out: str) -> None:
+    from beatrun import audio, tempo
+
+    rows = []
+    for path in files:
+        try:
+            duration, excerpts = audio.load_excerpts(path, sr=tempo.ANALYSIS_SR,
+                                                     plan=tempo.excerpt_plan)
+            est = tempo.estimate_tempo_excerpts(excerpts, sr=tempo.ANALYSIS_SR)
+            rows.append({"path": path, "duration": duration, "bpm": est.bpm,
+                         "confidence": est.confidence, "offset": est.beat_offset_s,
+                         "period": est.beat_period_s,
+                         "candidates": [c.bpm for c in est.candidates]})
+        except Exception as exc:  # noqa: BLE001 - the benchmark reports, never stops
+            rows.append({"path": path, "bpm": None, "confidence": 0.0, "error": str(exc)})
+    Path(out).write_text(json.dumps(rows))
+
+
+def _side_librosa(files: list[str], out: str) -> None:
+    import librosa
+    import numpy as np
+
+    rows = []
+    for path in files:
+        try:
+            y, sr = librosa.load(path, sr=22050, mono=True)
+        except Exception:  # noqa: BLE001 - no audioread backend for M4A/AAC here
+            from beatrun import audio
+
+            y, sr = audio.load(path, sr=22050), 22050
+        bpm, _beats = librosa.beat.beat_track(y=y, sr=sr)
+        bpm = float(np.atleast_1d(bpm)[0])
+        rows.append({"path": path, "duration": y.size / sr, "bpm": bpm if bpm > 0 else None,
+                     "confidence": None})
+    Path(out).write_text(json.dumps(rows))
+
+
+def _run_side(side: str, files: list[str], workdir: Path) -> tuple[list[dict], float]:
+    listing = workdir / f"{side}-files.json"
+    listing.write_text(json.dumps(files))
+    out = workdir / f"{side}-results.json"
+    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1",
+               NUMBA_NUM_THREADS="1")
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    subprocess.run([sys.executable, __file__, "--side", side, "--files", str(listing),
+                    "--out", str(out)], check=True, env=env)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return json.loads(out.read_text()), cpu
+
+
+def _read_truth(folder: Path) -> list[tuple[str, float | None, dict]]:
+    rows = []
+    with open(folder / "truth.csv", newline="", encoding="utf-8") as fh:
+        for row in csv.DictReader(fh):
+            bpm = (row.get("bpm") or "").strip()
+            rows.append((str(folder / row["file"]), float(bpm) if bpm else None, {}))
+    return rows
+
+
+def _close(est: float, ref: float) -> bool:
+    return abs(est - ref) <= TOL * ref
+
+
+def _score(results: list[dict], truth: list[tuple[str, float | None, dict]], cpu: float) -> dict:
+    by_path = {r["path"]: r for r in results}
+    beat = [(p, b, meta) for p, b, meta in truth if b is not None]
+    beatless = [p for p, b, _ in truth if b is None]
+    acc1 = acc2 = run = 0
+    errs, offs = [], []
+    confident_wrong = 0
+    for path, ref, meta in beat:
+        r = by_path[path]
+        est = r.get("bpm")
+        if est is None:
+            continue
+        if _close(est, ref):
+            acc1 += 1
+            if meta.get("steady", True):
+                errs.append(abs(est - ref))
+                first = meta.get("first_beat_s")
+                if first is not None and r.get("offset") is not None and r.get("period"):
+                    d = (r["offset"] - first) / r["period"]
+                    offs.append(abs(d - round(d)) * r["period"] * 1000.0)
+        if any(_close(est, ref * f) for f in (1, 2, 0.5, 3, 1 / 3)):
+            acc2 += 1
+        if any(_close(est, ref * f) for f in (1, 2, 0.5)):
+            run += 1
+        elif (r.get("confidence") or 0) >= 0.5:
+            confident_wrong += 1
+    rejected = 0
+    for path in beatless:
+        r = by_path[path]
+        if r.get("bpm") is None:
+            rejected += 1
+        elif (r.get("confidence") or 0) >= 0.5:
+            confident_wrong += 1
+    audio_s = sum(r.get("duration") or 0.0 for r in results)
+    n = max(len(beat), 1)
+    return {
+        "acc1": 100.0 * acc1 / n, "acc2": 100.0 * acc2 / n, "run": 100.0 * run / n,
+        "err": statistics.median(errs) if errs else float("nan"),
+        "off": statistics.median(offs) if offs else float("nan"),
+        "rejected": f"{rejected}/{len(beatless)}",
+        "confident_wrong": confident_wrong,
+        "cpu": cpu, "audio_s": audio_s, "speed": audio_s / cpu if cpu > 0 else float("nan"),
+        "n_beat": len(beat),
+    }
+
+
+def _long_file_cost(workdir: Path) -> tuple[float, float]:
+    """CPU seconds for one 4-minute MP3 in a fresh process: (total, of which start-up)."""
+    from beatrun import audio, synth
+
+    path = workdir / "long_rock_4min.mp3"
+    if not path.exists():
+        audio.write_audio(path, synth.render_pattern("rock", bpm=126.0, seconds=240.0,
+                                                     sr=22050, seed=4), sr=22050)
+    code = (
+        "import resource,time,sys\n"
+        "from beatrun import audio, tempo\n"
+        "t=time.process_time()\n"
+        "d, ex = audio.load_excerpts(sys.argv[1], sr=tempo.ANALYSIS_SR, plan=tempo.excerpt_plan)\n"
+        "e = tempo.estimate_tempo_excerpts(ex, sr=tempo.ANALYSIS_SR)\n"
+        "print(time.process_time()-t)\n"
+    )
+    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    out = subprocess.run([sys.executable, "-c", code, str(path)], check=True, env=env,
+                         capture_output=True, text=True)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    total = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    work = float(out.stdout.strip().splitlines()[-1])
+    return total, total - work
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=60, help="generated corpus size")
+    parser.add_argument("--seconds", type=float, default=30.0, help="length of generated files")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--folder", type=Path, help="folder with truth.csv (file,bpm)")
+    parser.add_argument("--corpus-dir", type=Path, help="where to generate (default: temp dir)")
+    parser.add_argument("--no-baseline", action="store_true", help="skip librosa's beat_track")
+    parser.add_argument("--side", help=argparse.SUPPRESS)
+    parser.add_argument("--files", help=argparse.SUPPRESS)
+    parser.add_argument("--out", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+
+    if args.side:
+        files = json.loads(Path(args.files).read_text())
+        {"ours": _side_ours, "librosa": _side_librosa}[args.side](files, args.out)
+        return 0
+
+    with tempfile.TemporaryDirectory(prefix="beatrun-bench-") as tmp:
+        workdir = Path(tmp)
+        if args.folder:
+            truth = _read_truth(args.folder)
+            label = f"folder {args.folder} ({len(truth)} files)"
+        else:
+            from beatrun import synth
+
+            corpus = args.corpus_dir or workdir / "corpus"
+            items = synth.make_corpus(corpus, count=args.count, seconds=args.seconds,
+                                      seed=args.seed)
+            truth = [(str(i.path), i.bpm, {"steady": i.steady, "first_beat_s": i.first_beat_s})
+                     for i in items]
+            label = (f"generated corpus: {len(items)} files x {args.seconds:g} s, "
+                     f"wav/mp3/flac/ogg/m4a, seed {args.seed}")
+        files = [p for p, _, _ in truth]
+        ours, ours_cpu = _run_side("ours", files, workdir)
+        s_ours = _score(ours, truth, ours_cpu)
+        s_base = None
+        if not args.no_baseline:
+            base, base_cpu = _run_side("librosa", files, workdir)
+            s_base = _score(base, truth, base_cpu)
+        long_total, long_startup = _long_file_cost(workdir)
+
+    print(f"# tempo benchmark: {label}")
+    print(f"# {s_ours['n_beat']} files with a beat; CPU = user+sys of a fresh process incl. "
+          "children, start-up and decoding, 1 BLAS thread")
+    head = f"| {'metric':44s} | {'beatrun':>12s} | {'librosa beat_track':>18s} | {'ratio':>7s} |"
+    print(head)
+    print("|" + "|".join("-" * (len(c) + 0) for c in head.split("|")[1:-1]) + "|")
+
+    def row(name: str, key: str, fmt: str, ratio: bool = False) -> None:
+        a = s_ours[key]
+        b = s_base[key] if s_base else None
+        fa = format(a, fmt) if isinstance(a, float) else str(a)
+        fb = (format(b, fmt) if isinstance(b, float) else str(b)) if s_base else "-"
+        fr = "-"
+        if ratio and s_base and isinstance(b, float) and b > 0:
+            fr = f"{a / b:.2f}x"
+        print(f"| {name:44s} | {fa:>12s} | {fb:>18s} | {fr:>7s} |")
+
+    row("Acc1 % (within 4%)", "acc1", ".1f", True)
+    row("Acc2 % (x1, x2, x1/2, x3, x1/3)", "acc2", ".1f", True)
+    row("RunAcc % (x1, x2, x1/2)", "run", ".1f", True)
+    row("median abs err, BPM (Acc1 hits, steady)", "err", ".4f")
+    row("median beat-grid offset err, ms (steady)", "off", ".1f")
+    row("beatless correctly rejected", "rejected", "")
+    row("confident wrong (conf>=0.5, not RunAcc)", "confident_wrong", "")
+    row("audio analysed, s", "audio_s", ".0f")
+    row("CPU, s", "cpu", ".2f")
+    row("throughput, audio s per CPU s", "speed", ".0f", True)
+    print(f"\n4-minute MP3, fresh process: {long_total:.2f} s CPU in total, of which "
+          f"{long_startup:.2f} s start-up/imports and {long_total - long_startup:.3f} s "
+          "decoding + analysis")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,278 @@
+"""Measured cadence: generated FIT, GPX and TCX files with a known cadence."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import pytest
+
+from beatrun.activity import ActivityError, measure_cadence
+from beatrun.errors import BeatrunError
+
+T0 = dt.datetime(2024, 5, 1, 6, 0, 0, tzinfo=dt.UTC)
+LAT0, LON0 = 52.0, 4.0
+
+
+def activity_points(
+    *,
+    run_spm: float = 171.0,
+    run_speed: float = 3.2,
+    walk_spm: float = 110.0,
+    walk_speed: float = 1.4,
+    minutes: float = 12.0,
+    irregular: bool = True,
+) -> list[dict]:
+    """A run with a walking break and a stop: known steps per minute while running.
+
+    Layout: run 5 min, walk 2 min, stop 1 min (zero speed, zero cadence), run
+    the rest. While running, each minute spends 30 s at ``run_spm``, 15 s at
+    2 spm below and 15 s at 2 spm above (median and mean ``run_spm``).
+    Sampling is irregular (gaps of 1, 2, 1, 3 s) to check time weighting.
+    """
+    points, t, dist = [], 0.0, 0.0
+    gaps = [1.0, 2.0, 1.0, 3.0] if irregular else [1.0]
+    i = 0
+    while t < minutes * 60:
+        minute = t / 60
+        if 5 <= minute < 7:
+            spm, speed = walk_spm, walk_speed
+        elif 7 <= minute < 8:
+            spm, speed = 0.0, 0.0
+        else:
+            phase = t % 60
+            wobble = 0.0 if phase < 30 else (-2.0 if phase < 45 else 2.0)
+            spm, speed = run_spm + wobble, run_speed
+        points.append({"t": t, "spm": spm, "speed": speed, "dist": dist})
+        gap = gaps[i % len(gaps)]
+        dist += speed * gap
+        t += gap
+        i += 1
+    return points
+
+
+def _latlon(dist_m: float) -> tuple[float, float]:
+    return LAT0 + dist_m / 111_195.0, LON0
+
+
+def write_fit(path: Path, points: list[dict]) -> Path:
+    from fit_tool.fit_file_builder import FitFileBuilder
+    from fit_tool.profile.messages.file_id_message import FileIdMessage
+    from fit_tool.profile.messages.record_message import RecordMessage
+    from fit_tool.profile.profile_type import FileType, Manufacturer
+
+    t0_ms = round(T0.timestamp()) * 1000
+    builder = FitFileBuilder(auto_define=True, min_string_size=50)
+    file_id = FileIdMessage()
+    file_id.type = FileType.ACTIVITY
+    file_id.manufacturer = Manufacturer.GARMIN.value
+    file_id.product = 0
+    file_id.time_created = t0_ms
+    file_id.serial_number = 0x1234
+    builder.add(file_id)
+    records = []
+    for p in points:
+        rec = RecordMessage()
+        rec.timestamp = t0_ms + round(p["t"] * 1000)
+        per_foot = p["spm"] / 2.0
+        rec.cadence = int(per_foot)
+        rec.fractional_cadence = per_foot - int(per_foot)
+        rec.speed = p["speed"]
+        rec.distance = p["dist"]
+        records.append(rec)
+    builder.add_all(records)
+    builder.build().to_file(str(path))
+    return path
+
+
+def write_gpx(path: Path, points: list[dict]) -> Path:
+    rows = []
+    for p in points:
+        lat, lon = _latlon(p["dist"])
+        stamp = (T0 + dt.timedelta(seconds=p["t"])).strftime("%Y-%m-%dT%H:%M:%SZ")
+        rows.append(
+            f'<trkpt lat="{lat:.7f}" lon="{lon:.7f}"><ele>1.0</ele><time>{stamp}</time>'
+            f"<extensions><gpxtpx:TrackPointExtension><gpxtpx:hr>150</gpxtpx:hr>"
+            f"<gpxtpx:cad>{p['spm'] / 2:.0f}</gpxtpx:cad></gpxtpx:TrackPointExtension>"
+            f"</extensions></trkpt>"
+        )
+    path.write_text(
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<gpx version="1.1" creator="test" xmlns="http://www.topografix.com/GPX/1/1" '
+        'xmlns:gpxtpx="http://www.garmin.com/xmlschemas/TrackPointExtension/v1">'
+        "<trk><name>Morning run</name><trkseg>" + "".join(rows) + "</trkseg></trk></gpx>",
+        encoding="utf-8",
+    )
+    return path
+
+
+def write_tcx(path: Path, points: list[dict], *, tag: str = "RunCadence") -> Path:
+    rows = []
+    for p in points:
+        stamp = (T0 + dt.timedelta(seconds=p["t"])).strftime("%Y-%m-%dT%H:%M:%SZ")
+        lat, lon = _latlon(p["dist"])
+        cad = f"{p['spm'] / 2:.0f}"
+        plain = f"<Cadence>{cad}</Cadence>" if tag == "Cadence" else ""
+        ext = (
+            f"<ns3:TPX><ns3:Speed>{p['speed']}</ns3:Speed><ns3:RunCadence>{cad}"
+            "</ns3:RunCadence></ns3:TPX>" if tag == "RunCadence"
+            else f"<ns3:TPX><ns3:Speed>{p['speed']}</ns3:Speed></ns3:TPX>"
+        )
+        rows.append(
+            f"<Trackpoint><Time>{stamp}</Time><Position><LatitudeDegrees>{lat:.7f}"
+            f"</LatitudeDegrees><LongitudeDegrees>{lon:.7f}</LongitudeDegrees></Position>"
+            f"<DistanceMeters>{p['dist']:.1f}</DistanceMeters>{plain}"
+            f"<Extensions>{ext}</Extensions></Trackpoint>"
+        )
+    path.write_text(
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<TrainingCenterDatabase xmlns="http://www.garmin.com/xmlschemas/'
+        'TrainingCenterDatabase/v2" xmlns:ns3="http://www.garmin.com/xmlschemas/'
+        'ActivityExtension/v2"><Activities><Activity Sport="Running"><Id>2024-05-01T06:00:00Z'
+        '</Id><Lap StartTime="2024-05-01T06:00:00Z"><Track>' + "".join(rows)
+        + "</Track></Lap></Activity></Activities></TrainingCenterDatabase>",
+        encoding="utf-8",
+    )
+    return path
+
+
+@pytest.fixture(scope="module")
+def points():
+    return activity_points()
+
+
+@pytest.mark.parametrize("fmt", ["fit", "gpx", "tcx", "tcx-cadence"])
+def test_known_cadence_measured_within_1_spm(tmp_path, points, fmt):
+    writer = {"fit": write_fit, "gpx": write_gpx, "tcx": write_tcx,
+              "tcx-cadence": lambda p, pts: write_tcx(p, pts, tag="Cadence")}[fmt]
+    # even cadence so that GPX/TCX whole per-foot values are exact
+    path = writer(tmp_path / f"run.{fmt.split('-')[0]}", points)
+    report = measure_cadence(path)
+    assert abs(report.median_spm - 171.0) <= 1.0, report
+    assert report.format == fmt.split("-")[0].upper()
+    # 12 minutes recorded, 9 of them running, 2 walking, 1 stopped
+    assert report.total_s == pytest.approx(720, abs=5)
+    assert report.running_s == pytest.approx(540, abs=5)
+    assert report.walking_s == pytest.approx(120, abs=5)
+    assert report.stopped_s == pytest.approx(60, abs=5)
+    # running 9 min at 3.2 m/s and walking 2 min at 1.4 m/s
+    assert report.distance_m == pytest.approx(9 * 60 * 3.2 + 120 * 1.4, rel=0.02)
+
+
+def test_fit_fractional_cadence_counts(tmp_path):
+    # 85.5 strides per minute per foot -> 171 spm exactly, only with fractional_cadence
+    pts = [{"t": float(t), "spm": 171.0, "speed": 3.0, "dist": 3.0 * t} for t in range(300)]
+    report = measure_cadence(write_fit(tmp_path / "frac.fit", pts))
+    assert report.median_spm == pytest.approx(171.0, abs=0.05)
+    assert report.cadence_bands[3].label == "170-180"
+    assert report.cadence_bands[3].share == pytest.approx(1.0)
+    assert [b.label for b in report.pace_bands] == ["5:30-6:00"]  # 3.0 m/s = 5:33 min/km
+
+
+def test_walking_and_stops_do_not_pull_the_median_down(tmp_path):
+    # a long walk (40% of the time) and a long stop: the running median stays put
+    pts, t, dist = [], 0.0, 0.0
+    for minute in range(20):
+        if minute < 8:
+            spm, speed = 104.0, 1.3
+        elif minute < 10:
+            spm, speed = 0.0, 0.0
+        else:
+            spm, speed = 176.0, 3.5
+        for _ in range(30):
+            pts.append({"t": t, "spm": spm, "speed": speed, "dist": dist})
+            t += 2.0
+            dist += speed * 2.0
+    report = measure_cadence(write_fit(tmp_path / "walky.fit", pts))
+    assert report.median_spm == pytest.approx(176.0, abs=0.5)
+    assert report.walking_s == pytest.approx(480, abs=3)
+    assert report.stopped_s == pytest.approx(120, abs=3)
+
+
+def test_irregular_sampling_is_time_weighted(tmp_path):
+    # 10 min at 160 spm sampled every 10 s, then 10 min at 180 spm sampled every 1 s:
+    # a per-sample median would say 180, the time-weighted one sits at the boundary.
+    pts, t = [], 0.0
+    while t < 600:
+        pts.append({"t": t, "spm": 160.0, "speed": 3.0, "dist": 3.0 * t})
+        t += 10.0
+    while t < 1200:
+        pts.append({"t": t, "spm": 180.0, "speed": 3.0, "dist": 3.0 * t})
+        t += 1.0
+    report = measure_cadence(write_fit(tmp_path / "irregular.fit", pts))
+    assert report.mean_spm == pytest.approx(170.0, abs=0.5)
+    shares = {b.label: round(b.share, 2) for b in report.cadence_bands}
+    assert shares["160-170"] == pytest.approx(0.5, abs=0.02)
+    assert shares[">=180"] == pytest.approx(0.5, abs=0.02)
+
+
+def test_pauses_are_not_counted(tmp_path):
+    pts = [{"t": float(t), "spm": 170.0, "speed": 3.0, "dist": 3.0 * t} for t in range(120)]
+    pts += [{"t": 3600.0 + t, "spm": 170.0, "speed": 3.0, "dist": 360.0 + 3.0 * t}
+            for t in range(120)]
+    report = measure_cadence(write_fit(tmp_path / "paused.fit", pts))
+    assert report.total_s == pytest.approx(240, abs=2)
+
+
+def test_report_to_dict_is_json(tmp_path, points):
+    data = measure_cadence(write_tcx(tmp_path / "run.tcx", points)).to_dict()
+    text = json.dumps(data)
+    assert json.loads(text)["cadence_bands"][0]["band"] == "<150"
+    assert data["median_spm"] == pytest.approx(171.0, abs=1.0)
+
+
+# ---------------------------------------------------------------------------
+# Bad input: one clear line, nothing else.
+# ---------------------------------------------------------------------------
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(BeatrunError, match=r"^activity file not found: .*nope\.fit$"):
+        measure_cadence(tmp_path / "nope.fit")
+
+
+def test_empty_file(tmp_path):
+    path = tmp_path / "empty.gpx"
+    path.write_bytes(b"")
+    with pytest.raises(ActivityError, match="is empty; export the activity again"):
+        measure_cadence(path)
+
+
+def test_not_an_activity_file(tmp_path):
+    path = tmp_path / "song.fit"
+    path.write_bytes(b"ID3\x03\x00" + bytes(200))
+    with pytest.raises(ActivityError) as err:
+        measure_cadence(path)
+    assert str(err.value) == f"{path} is not a FIT, GPX or TCX activity file"
+
+
+def test_corrupt_fit(tmp_path, points):
+    good = write_fit(tmp_path / "good.fit", points).read_bytes()
+    bad = tmp_path / "bad.fit"
+    bad.write_bytes(good[: len(good) // 2])  # truncated: header says more data follows
+    with pytest.raises(ActivityError, match=r"is a damaged FIT file .*; export the activity again"):
+        measure_cadence(bad)
+    assert (tmp_path / "good.fit").read_bytes() == good  # nothing touched
+
+
+def test_corrupt_gpx(tmp_path):
+    path = tmp_path / "bad.gpx"
+    path.write_text('<?xml version="1.0"?><gpx version="1.1"><trk><trkseg><trkpt lat="1"',
+                    encoding="utf-8")
+    with pytest.raises(ActivityError, match="is a damaged GPX file"):
+        measure_cadence(path)
+
+
+def test_no_cadence_data(tmp_path):
+    pts = [{"t": float(t), "spm": 170.0, "speed": 3.0, "dist": 3.0 * t} for t in range(60)]
+    path = write_gpx(tmp_path / "nocad.gpx", pts)
+    path.write_text(path.read_text().replace("<gpxtpx:cad>85</gpxtpx:cad>", ""))
+    with pytest.raises(ActivityError, match="has no cadence data; record with a watch or foot pod"):
+        measure_cadence(path)
+
+
+def test_only_walking(tmp_path):
+    pts = [{"t": float(t), "spm": 100.0, "speed": 1.3, "dist": 1.3 * t} for t in range(60)]
+    with pytest.raises(ActivityError, match="has no running time"):
+        measure_cadence(write_tcx(tmp_path / "walk.tcx", pts))

@@ -1,0 +1,128 @@
+"""`beatrun render` and `beatrun click`: exact output, exit codes and the errors users see."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from beatrun import audio
+from beatrun.cli import cli
+
+SR = 22050
+
+
+def _pulses(bpm: float, seconds: float, offset_s: float) -> np.ndarray:
+    out = np.zeros(int(seconds * SR), np.float32)
+    t = np.arange(int(0.03 * SR)) / SR
+    burst = (0.8 * np.sin(2 * np.pi * 900 * t) * np.exp(-t * 150)).astype(np.float32)
+    k = 0
+    while offset_s + k * 60 / bpm < seconds - 0.05:
+        i = int(round((offset_s + k * 60 / bpm) * SR))
+        out[i: i + len(burst)] += burst[: len(out) - i]
+        k += 1
+    return out
+
+
+@pytest.fixture(scope="module")
+def playlist_json(tmp_path_factory) -> Path:
+    """A saved playlist (the JSON `beatrun playlist -o x.json` writes) of two 6 s songs."""
+    folder = tmp_path_factory.mktemp("cli-songs")
+    entries = []
+    for i, (bpm, spb) in enumerate([(166.0, 1), (87.0, 2)], 1):
+        path = folder / f"song{i}.wav"
+        audio.write_audio(path, _pulses(bpm, 6.0, 0.25), sr=SR)
+        entries.append({
+            "position": i, "track_id": i, "source": "local", "path": str(path),
+            "spotify_uri": None, "artist": "Runner", "title": f"Song {i}", "album": None,
+            "isrc": None, "duration_s": 6.0, "bpm": bpm, "track_bpm": bpm,
+            "bpm_source": "analysis", "bpm_basis": "bpm", "confidence": 0.9,
+            "pulse_clarity": 0.8, "steps_per_beat": spb, "cadence_spm": 170.0,
+            "stretch_ratio": 1.0, "exact_ratio": 170.0 / spb / bpm, "fit_error_pct": 0.0,
+            "score": 1.0, "segment": "main", "segment_index": 0, "start_s": 0.0,
+            "beat_offset_s": 0.25, "beat_period_s": 60.0 / bpm,
+        })
+    data = {"format": "beatrun-playlist", "version": 1, "name": "easy 170",
+            "segments": [{"name": "main", "minutes": 0.2, "cadence_spm": 170.0}],
+            "entries": entries}
+    path = folder / "run.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    return path
+
+
+def test_render_writes_songs_m3u8_and_mix(playlist_json, tmp_path):
+    out = tmp_path / "out"
+    mix = tmp_path / "mix.ogg"
+    result = CliRunner().invoke(cli, ["render", str(playlist_json), str(out), "--format", "mp3",
+                                      "--mix", str(mix), "--workers", "1"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert any("01 - Runner - Song 1.mp3" in line and "+2.4%" in line and "rendered" in line
+               for line in lines)
+    assert any("02 - Runner - Song 2.mp3" in line and "-2.3%" in line for line in lines)
+    assert f"Rendered 2 songs (0 already done, 0 failed) into {out}; playlist " \
+           f"{out / 'easy 170.m3u8'}" in result.output
+    assert f"Mixed 2 songs into {mix} (0:" in result.output
+    assert sorted(p.name for p in out.glob("*.mp3")) == ["01 - Runner - Song 1.mp3",
+                                                         "02 - Runner - Song 2.mp3"]
+    assert abs(audio.probe_duration(out / "01 - Runner - Song 1.mp3") - 6.0 * 166 / 170) < 0.05
+    assert mix.is_file()
+
+    again = CliRunner().invoke(cli, ["render", str(playlist_json), str(out), "--format", "mp3",
+                                     "--json"])
+    assert again.exit_code == 0, again.output
+    data = json.loads(again.output)
+    assert (data["render"]["rendered"], data["render"]["skipped"]) == (0, 2)
+    assert data["mix"] is None
+    assert [t["target_bpm"] for t in data["render"]["tracks"]] == [170.0, 85.0]
+
+
+def test_render_reports_missing_and_bad_playlists(tmp_path):
+    missing = tmp_path / "nope.json"
+    result = CliRunner().invoke(cli, ["render", str(missing), str(tmp_path / "out")])
+    assert result.exit_code == 1
+    assert result.output == (f"Error: playlist {missing} does not exist; save one with "
+                             f"`beatrun playlist -o {missing}`\n")
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"entries": []}', encoding="utf-8")
+    result = CliRunner().invoke(cli, ["render", str(bad), str(tmp_path / "out")])
+    assert result.exit_code == 2
+    assert result.output.startswith("Error: not a beatrun playlist JSON")
+    assert not (tmp_path / "out").exists()
+
+
+def test_render_counts_failed_songs_in_the_exit_code(playlist_json, tmp_path):
+    data = json.loads(playlist_json.read_text(encoding="utf-8"))
+    data["entries"][1]["path"] = str(tmp_path / "gone.flac")
+    broken = tmp_path / "broken.json"
+    broken.write_text(json.dumps(data), encoding="utf-8")
+    result = CliRunner().invoke(cli, ["render", str(broken), str(tmp_path / "out")])
+    assert result.exit_code == 1
+    assert "gone.flac: no such file; rescan" in result.output
+    assert "Rendered 1 songs (0 already done, 1 failed)" in result.output
+    assert result.output.rstrip().endswith(
+        "Error: 1 songs could not be rendered; see their status above")
+    assert (tmp_path / "out" / "01 - Runner - Song 1.flac").is_file()
+
+
+def test_click_command_writes_a_metronome(tmp_path):
+    out = tmp_path / "click.flac"
+    result = CliRunner().invoke(cli, ["click", "--cadence", "170", "--minutes", "0.25",
+                                      "-o", str(out), "--accent-every", "4"])
+    assert result.exit_code == 0, result.output
+    assert result.output == f"Wrote {out} (0.25 min at 170 spm)\n"
+    assert audio.probe_duration(out) == pytest.approx(15.0, abs=0.01)
+
+
+def test_click_command_errors(tmp_path):
+    result = CliRunner().invoke(cli, ["click", "--cadence", "170", "-o", str(tmp_path / "c.m4a")])
+    assert result.exit_code == 2
+    assert result.output == ("Error: cannot write c.m4a: format 'm4a' is not one of flac, mp3, "
+                             "ogg, wav; use a .flac, .mp3, .ogg or .wav file name\n")
+    result = CliRunner().invoke(cli, ["click", "--cadence", "30", "-o", str(tmp_path / "c.mp3")])
+    assert result.exit_code == 2
+    assert "30.0 is not in the range 60<=x<=260" in result.output
+    assert list(tmp_path.iterdir()) == []
