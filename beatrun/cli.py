@@ -641,6 +641,12 @@ def _playlist_shape(
 @click.option("--spotify", "spotify_name", default=None, metavar="NAME",
               help='Also put the playlist into your Spotify account as NAME, e.g. "Run 170" '
               "(see `beatrun spotify login`); re-running updates it.")
+@click.option("--render", "render_dir", type=click.Path(file_okay=False), default=None,
+              help="Also stretch the songs to the exact cadence into this folder (FLAC).")
+@click.option("--mix", "mix_path", type=click.Path(dir_okay=False), default=None,
+              help="Also write one continuous beat-matched mix file.")
+@click.option("--click", "with_click", is_flag=True,
+              help="With --render/--mix: a metronome click under the music.")
 @json_option
 @library_option
 def playlist_cmd(
@@ -662,6 +668,9 @@ def playlist_cmd(
     spotify_name: str | None,
     as_json: bool,
     library_path: str | None,
+    render_dir: str | None = None,
+    mix_path: str | None = None,
+    with_click: bool = False,
 ) -> None:
     """Build a playlist whose beat matches your cadence.
 
@@ -694,7 +703,7 @@ def playlist_cmd(
         if spotify_name:
             spotify_sync_report(spotify_name, [m.track for m in result.entries],
                                 as_json=as_json)
-        remember = written is not None or bool(spotify_name)
+        remember = written is not None or bool(spotify_name or render_dir or mix_path)
         if remember:
             library.record_playlist(
                 result.name, [m.track.id for m in result.entries if m.track.id is not None]
@@ -735,6 +744,12 @@ def playlist_cmd(
             if written.skipped else ""
         )
         click.echo(f"Wrote {written.path} ({written.written} songs){skipped}", err=as_json)
+    if render_dir or mix_path:  # beatrun.render: the same output as `beatrun render`
+        rendered = _render_outputs(
+            result, render_dir, fmt="flac", mix_path=mix_path, with_click=with_click,
+            click_volume=0.3, crossfade_beats=8, glide_beats=16, workers=None, as_json=as_json,
+        )
+        _raise_if_render_failed(rendered)
 
 
 # ---------------------------------------------------------------------------
@@ -970,6 +985,10 @@ def _plan_roster(
               metavar="PCT", help="How far a song's tempo may be from the cadence, in percent.")
 @click.option("--seed", type=int, default=0, show_default=True,
               help="Varies the choice among similar songs.")
+@click.option("--spotify", "spotify_prefix", is_flag=False, flag_value="Cadence plan",
+              default=None, metavar="[PREFIX]",
+              help='With --playlists: also put each weekly playlist into your Spotify account '
+              'as "PREFIX week-01", ... (default prefix "Cadence plan").')
 @json_option
 @library_option
 def plan_cmd(
@@ -977,7 +996,8 @@ def plan_cmd(
     weeks: int | None, max_weekly_increase: float, hold_every: int | None, sessions: int,
     minutes: float, warmup: float | None, cooldown: float | None, force: bool,
     output: str | None, chart: str | None, playlists_dir: str | None, per_session: bool,
-    roster: str | None, tolerance: float, seed: int, as_json: bool, library_path: str | None,
+    roster: str | None, tolerance: float, seed: int, spotify_prefix: str | None, as_json: bool,
+    library_path: str | None,
 ) -> None:
     """Plan a gradual cadence increase over several weeks.
 
@@ -1031,6 +1051,8 @@ def plan_cmd(
     if playlists_dir:
         bundle = write_plan_bundle(plan, playlists_dir, tracks=tracks, tolerance_pct=tolerance,
                                    per_session=per_session, seed=seed)
+    if spotify_prefix:
+        spotify_sync_bundle(spotify_prefix, bundle, as_json=as_json)
     if as_json:
         data = plan.to_dict()
         data["files"] = written + ([str(f) for f in bundle.files] if bundle else [])
@@ -1204,6 +1226,27 @@ def spotify_sync_report(name: str, tracks: Sequence[Any], *, as_json: bool = Fal
     return result.to_dict()
 
 
+def spotify_sync_bundle(prefix: str, bundle: Any, *, as_json: bool = False) -> list[dict]:
+    """Send each playlist of a plan bundle (``write_plan_bundle``) to Spotify.
+
+    Playlist ``week-01`` becomes "PREFIX week-01"; each is synced as in
+    :func:`spotify_sync_report` (re-running changes nothing).
+    """
+    from pathlib import Path
+
+    from beatrun.errors import UsageError
+    from beatrun.export import read_playlist_json
+
+    if bundle is None:
+        raise UsageError("--spotify needs --playlists DIR (the weekly playlists to send)")
+    results = []
+    for name, m3u_path, *_ in bundle.playlists:
+        playlist = read_playlist_json(Path(m3u_path).with_suffix(".json"))
+        results.append(spotify_sync_report(f"{prefix} {name}",
+                                           [m.track for m in playlist.entries], as_json=as_json))
+    return results
+
+
 # ---------------------------------------------------------------------------
 # render, click (beatrun.render)
 # ---------------------------------------------------------------------------
@@ -1243,7 +1286,10 @@ def _render_outputs(
     workers: int | None,
     as_json: bool,
 ) -> dict[str, Any]:
-    """Render songs into ``out_dir`` and/or a mix; print a summary; return JSON-ready data."""
+    """Render songs into ``out_dir`` and/or a mix; print a summary; return JSON-ready data.
+
+    ``data["failed"]`` counts songs that failed (the caller decides the exit code).
+    """
     from beatrun import render
 
     data: dict[str, Any] = {"render": None, "mix": None}
@@ -1294,11 +1340,15 @@ def _render_outputs(
                 f"Mixed {len(mix.parts)} songs into {mix.path} ({minutes}:{seconds:02d}, "
                 f"{len(mix.transitions)} crossfades, {glides} tempo glides)"
             )
-    if failed:
-        if as_json:
-            emit_json(data)
-        raise BeatrunError(f"{failed} songs could not be rendered; see their status above")
+    data["failed"] = failed
     return data
+
+
+def _raise_if_render_failed(data: dict[str, Any]) -> None:
+    if data.get("failed"):
+        raise BeatrunError(
+            f"{data['failed']} songs could not be rendered; see their status above"
+        )
 
 
 def _file_name(path: str) -> str:
@@ -1342,6 +1392,7 @@ def render_cmd(playlist_json: str, out_dir: str, fmt: str, mix_path: str | None,
     )
     if as_json:
         emit_json(data)
+    _raise_if_render_failed(data)
 
 
 @cli.command("click")

@@ -32,7 +32,7 @@ scores -19.2 dB)::
     R3, use_long_fft_window=False           45x     -16.2 dB    4.2 ms
     R2 (high_quality=False) crisp           51x     -16.3 dB    1.4 ms
     R2 crisp, short window                  71x     -16.1 dB    1.5 ms
-    R2 mixed, short window   <- chosen      66x     -18.5 dB    1.3 ms
+    R2 mixed, short window   <- chosen      67x     -18.5 dB    1.3 ms
     R2 smooth, default window               43x     -10.9 dB    3.3 ms
 
 (R3 ignores ``transient_mode``/``transient_detector``; "compound" and

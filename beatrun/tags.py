@@ -133,7 +133,9 @@ def _id3_only(path: str) -> Any:
 
     try:
         return _Bare(ID3(path))
-    except (ID3NoHeaderError, Exception):  # noqa: BLE001 - any failure means "no tags"
+    except ID3NoHeaderError:
+        return None
+    except Exception:  # a damaged tag is the same as no tag for reading
         return None
 
 
@@ -166,17 +168,19 @@ def read_tags(path: str | os.PathLike[str]) -> TagInfo:
     if tags is None:
         return TagInfo(duration_s=duration)
     fields = _read_fields(tags)
-    bpm = None
+    bpm = bpm_raw = None
     notes: list[str] = []
-    bpm_raw = None
+    # the first field that gives a sane BPM wins (MP4: tmpo, then the freeform item);
+    # bpm_raw is that field's text, or the first field's text when none is usable
     for field, raw in fields.pop("bpm_values"):
         value, note = parse_bpm(raw, field=field)
         if note:
             notes.append(note)
-        if bpm_raw is None:
-            bpm_raw = _text(raw) if not isinstance(raw, int) else str(raw)
+        text = str(raw) if isinstance(raw, int) else _text(raw)
+        if bpm_raw is None or value is not None:
+            bpm_raw = text
         if value is not None:
-            bpm, bpm_raw = value, (_text(raw) if not isinstance(raw, int) else str(raw))
+            bpm = value
             break
     return TagInfo(duration_s=duration, bpm=bpm, bpm_raw=bpm_raw, notes=tuple(notes), **fields)
 

@@ -41,8 +41,8 @@ N_FFT = 512
 HOP = 128
 N_MELS = 24
 FMIN, FMAX = 40.0, 5000.0
-BAND_WEIGHT_KNEES = (300.0, 2500.0)
-BAND_WEIGHT_HIGH = 0.35
+#: Bands centred below this (Hz) make the low envelope (kick and bass) that places the beat.
+LOW_BAND_HZ = 250.0
 
 #: Files up to this long (s) are analysed whole; longer ones by excerpts.
 WHOLE_FILE_MAX_S = 60.0
@@ -58,7 +58,7 @@ PREFERRED_BPM = (75.0, 185.0)
 # Beatless decision and confidence.
 MIN_CLARITY = 0.12
 # Onset envelope peaks lag the true onset by this much (s), measured on synthetic drums.
-ONSET_LAG_S = 0.0
+ONSET_LAG_S = -0.0075
 
 
 def excerpt_plan(duration_s: float) -> list[tuple[float, float]]:
@@ -87,7 +87,7 @@ EXCERPT_PLAN = excerpt_plan
 # ---------------------------------------------------------------------------
 
 _MEL_CACHE: dict[int, np.ndarray] = {}
-_BAND_WEIGHTS: dict[int, np.ndarray] = {}
+_LOW_MASK: dict[int, np.ndarray] = {}
 
 
 def _mel_filters(sr: int):
@@ -114,12 +114,8 @@ def _mel_filters(sr: int):
         up = (freqs - (mid - half[0])) / half[0]
         down = ((mid + half[1]) - freqs) / half[1]
         fb[m] = np.maximum(0.0, np.minimum(up, down))
-    # weight low bands up: kicks and bass carry the beat more than broadband hi-hats
-    centres = edges[1:-1]
-    weight = np.interp(np.log(centres), np.log([BAND_WEIGHT_KNEES[0], BAND_WEIGHT_KNEES[1]]),
-                       [1.0, BAND_WEIGHT_HIGH])
     _MEL_CACHE[sr] = fb
-    _BAND_WEIGHTS[sr] = weight.astype(np.float32)
+    _LOW_MASK[sr] = (edges[1:-1] < LOW_BAND_HZ).astype(np.float32)
     return fb
 
 
@@ -131,12 +127,17 @@ def onset_envelope(signal: np.ndarray, *, sr: int) -> np.ndarray:
 
     Frame ``i`` describes the time ``(i * HOP + N_FFT / 2) / sr`` seconds.
     """
+    return _onset_envelopes(signal, sr=sr)[0]
+
+
+def _onset_envelopes(signal, *, sr: int):
+    """(full-band flux, low-band flux) of ``signal``, see :func:`onset_envelope`."""
     import numpy as np
 
-    x = np.asarray(signal, dtype=np.float32)
+    x = np.ascontiguousarray(signal, dtype=np.float32)
     n_frames = 1 + (x.size - N_FFT) // HOP if x.size >= N_FFT else 0
     if n_frames < 3:
-        return np.zeros(0, dtype=np.float32)
+        return np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.float32)
     win = _WINDOW_CACHE.get(N_FFT)
     if win is None:
         win = np.hanning(N_FFT).astype(np.float32)
@@ -147,9 +148,11 @@ def onset_envelope(signal: np.ndarray, *, sr: int) -> np.ndarray:
     spec = np.abs(np.fft.rfft(frames * win, axis=1)).astype(np.float32)
     mel = spec @ _mel_filters(sr).T
     logmel = np.log1p(mel * 10.0)
-    flux = np.maximum(0.0, np.diff(logmel, axis=0)) @ _BAND_WEIGHTS[sr]
-    env = np.concatenate(([0.0], flux)).astype(np.float32)
-    return env
+    rise = np.maximum(0.0, np.diff(logmel, axis=0))
+    zero = np.zeros(1, dtype=np.float32)
+    full = np.concatenate((zero, rise.sum(axis=1))).astype(np.float32)
+    low = np.concatenate((zero, rise @ _LOW_MASK[sr])).astype(np.float32)
+    return full, low
 
 
 # ---------------------------------------------------------------------------
@@ -193,7 +196,7 @@ def _autocorr(env):
 class _Excerpt:
     start_s: float
     env: np.ndarray  # high-passed onset envelope
-    raw: np.ndarray  # onset envelope
+    low: np.ndarray  # high-passed low-band (kick, bass) onset envelope
     ac: np.ndarray
     weight: float
 
@@ -209,14 +212,15 @@ def _prepare(start_s: float, signal, sr: int) -> _Excerpt | None:
     if not rms > 1e-5:
         return None
     x = x / (rms * 10.0)
-    raw = onset_envelope(x, sr=sr)
+    raw, low = _onset_envelopes(x, sr=sr)
     if raw.size < 8:
         return None
     env = _highpass(raw)
     if not env.any():
         return None
     ac = _autocorr(env)
-    return _Excerpt(start_s=float(start_s), env=env, raw=raw, ac=ac, weight=float(x.size))
+    return _Excerpt(start_s=float(start_s), env=env, low=_highpass(low), ac=ac,
+                    weight=float(x.size))
 
 
 def _ac_at(ac, lags):
@@ -377,6 +381,13 @@ def _beat_times(ex: _Excerpt, period: float, fps: float):
     sm = _smooth_max(env)
     idx = np.minimum(np.rint(phases[:, None] + k[None, :] * period).astype(int), n - 1)
     phase = float(phases[int(np.argmax(sm[idx].sum(axis=1)))])
+    # the beat or the off-beat? Kick and bass sit on the beat (off-beat hats do not).
+    other = (phase + period / 2) % period
+    low = _smooth_max(ex.low)
+    pick = [np.minimum(np.rint(p + k * period).astype(int), n - 1) for p in (phase, other)]
+    strengths = [low[i].mean() + 0.25 * sm[i].mean() for i in pick]
+    if strengths[1] > strengths[0]:
+        phase = other
     times, heights = [], []
     half = max(1, int(round(0.12 * period)))
     for j in k:

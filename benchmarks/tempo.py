@@ -176,6 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--folder", type=Path, help="folder with truth.csv (file,bpm)")
     parser.add_argument("--corpus-dir", type=Path, help="where to generate (default: temp dir)")
+    parser.add_argument("--details", action="store_true", help="list beatrun's misses")
     parser.add_argument("--no-baseline", action="store_true", help="skip librosa's beat_track")
     parser.add_argument("--side", help=argparse.SUPPRESS)
     parser.add_argument("--files", help=argparse.SUPPRESS)
@@ -205,6 +206,13 @@ def main(argv: list[str] | None = None) -> int:
         files = [p for p, _, _ in truth]
         ours, ours_cpu = _run_side("ours", files, workdir)
         s_ours = _score(ours, truth, ours_cpu)
+        if args.details:
+            for (path, ref, _meta), r in zip(truth, ours, strict=True):
+                est = r.get("bpm")
+                hit = (est is None and ref is None) or (est and ref and _close(est, ref))
+                if not hit:
+                    print(f"miss: {Path(path).name}: truth {ref}, got {est} "
+                          f"(confidence {r.get('confidence')}) {r.get('error') or ''}")
         s_base = None
         if not args.no_baseline:
             base, base_cpu = _run_side("librosa", files, workdir)

@@ -1,4 +1,4 @@
-"""beatrun.audio: every format round-trips; spans are exact; memory is bounded; errors are one line."""
+"""beatrun.audio: formats round-trip, spans are exact, memory is bounded, errors are one line."""
 
 from __future__ import annotations
 

@@ -441,3 +441,13 @@ def test_threads_write_at_once(tmp_path):
     assert errors == []
     with Library(path) as library:
         assert len(library.tracks()) == 120
+
+
+def test_update_file_state_keeps_the_analysis(lib, tmp_path):
+    path = tmp_path / "tagged.mp3"
+    lib.record_analysis(analysis(path, 170.0))
+    before = lib.get(str(path))
+    lib.update_file_state(str(path), size=2222, mtime=2.0e9)
+    assert lib.file_states()[str(path)] == (2222, 2.0e9, "1")
+    after = lib.get(str(path))
+    assert after.tempo == before.tempo and after.bpm == before.bpm

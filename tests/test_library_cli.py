@@ -212,3 +212,19 @@ def test_library_path_is_a_directory(tmp_path, monkeypatch):
     assert f"Invalid value for '--library': File '{tmp_path}' is a directory." in result.output
     monkeypatch.setenv("BEATRUN_LIBRARY", str(tmp_path))
     assert run("library", "prune").exit_code == 2
+
+
+def test_show_spotify_track_with_external_bpm(tmp_path):
+    from beatrun.models import Track
+
+    path = tmp_path / "sp.db"
+    with Library(path) as lib:
+        lib.upsert_track(Track(id=None, source="spotify", spotify_uri="spotify:track:xyz",
+                               artist="Run DMC", title="Tricky", duration_s=182.0,
+                               bpm=128.0, bpm_source="reccobeats"))
+    out = run("library", "show", "spotify:track:xyz", library=path).output
+    assert "spotify uri    spotify:track:xyz\n" in out
+    assert "BPM            128.00 (reccobeats)\n" in out
+    assert "external BPM   128.00 (reccobeats)\n" in out
+    listed = run("library", "list", "--source", "spotify", library=path).output
+    assert "spotify:track:xyz" in listed and "reccobeats" in listed

@@ -1,4 +1,4 @@
-"""render.py: exact-cadence stretching, safe names, resumable renders, beat-matched mixes, clicks."""
+"""render.py: exact-cadence stretching, safe names, resumable renders, mixes, clicks."""
 
 from __future__ import annotations
 
@@ -94,6 +94,21 @@ def test_other_formats_keep_duration_and_get_the_new_bpm_tag(song, tmp_path, fmt
     assert abs(audio.probe_duration(dst) - 8.0 / 1.05) < 0.05
     assert tags.read_tags(dst).bpm == pytest.approx(126.0)
     assert not list(tmp_path.glob(".*part*")), "temporary file left behind"
+
+
+def test_tags_are_copied_through_tags_py_when_it_can_write_them(song, tmp_path, monkeypatch):
+    from beatrun import tags
+
+    calls = []
+    monkeypatch.delattr(tags, "copy_tags", raising=False)
+    monkeypatch.setattr(tags, "write_tags", lambda path, **kw: calls.append((path, kw)),
+                        raising=False)
+    dst = tmp_path / "out.flac"
+    result = render.stretch_file(song, dst, ratio=1.0, target_bpm=120.0,
+                                 tags={"artist": "Runner", "title": "../x", "album": None})
+    assert calls == [(str(dst), {"title": "../x", "artist": "Runner"})]
+    assert result.warnings == ()
+    assert tags.read_tags(dst).bpm == 120.0
 
 
 @pytest.mark.parametrize("ratio", [1.15, 0.87])
@@ -339,6 +354,20 @@ def test_mix_click_lands_on_the_steps(pulse_songs, tmp_path):
     assert len(ons) == len(mix.step_times_s) > 10
     assert np.max(np.abs(ons - np.array(mix.step_times_s))) < 0.002
     assert np.median(np.diff(ons)) == pytest.approx(60 / 170, abs=0.001)
+
+
+def test_rendered_song_click_follows_its_stretched_beat(tmp_path):
+    silent = tmp_path / "silence.wav"
+    audio.write_audio(silent, np.zeros(5 * SR, np.float32), sr=SR)
+    ratio = 170.0 / 2 / 84.0
+    render.stretch_file(silent, tmp_path / "c.wav", ratio=ratio, beat_offset_s=0.3,
+                        beat_period_s=60 / 84.0, steps_per_beat=2, click_volume=0.5)
+    data, sr = _read(tmp_path / "c.wav")
+    ons = _onsets(data[0], sr)
+    step = 60 / 170.0
+    first = (0.3 / ratio) % step
+    assert len(ons) == int((5 / ratio - first) / step) + 1
+    assert np.allclose(ons, first + np.arange(len(ons)) * step, atol=2 / sr)
 
 
 def test_mix_rejects_bad_options(pulse_songs, tmp_path):

@@ -126,3 +126,30 @@ def test_click_command_errors(tmp_path):
     assert result.exit_code == 2
     assert "30.0 is not in the range 60<=x<=260" in result.output
     assert list(tmp_path.iterdir()) == []
+
+
+def test_playlist_render_option_renders_the_new_playlist(tmp_path):
+    from beatrun import synth, tempo
+
+    music = tmp_path / "music"
+    music.mkdir()
+    for i, (style, bpm) in enumerate([("rock", 168.0), ("halftime_hiphop", 86.0)]):
+        audio.write_audio(music / f"song{i}.flac",
+                          synth.render_pattern(style, bpm=bpm, seconds=12.0, sr=SR, seed=i), sr=SR)
+    library = str(tmp_path / "lib.db")
+    runner = CliRunner()
+    scanned = runner.invoke(cli, ["scan", str(music), "--library", library, "--workers", "1"])
+    assert scanned.exit_code == 0, scanned.output
+    out, mix = tmp_path / "out", tmp_path / "mix.flac"
+    result = runner.invoke(cli, ["playlist", "--cadence", "170", "--minutes", "0.4",
+                                 "--allow-short", "--library", library,
+                                 "--render", str(out), "--mix", str(mix)])
+    assert result.exit_code == 0, result.output
+    assert "Rendered 2 songs (0 already done, 0 failed)" in result.output
+    names = sorted(p.name for p in out.glob("*.flac"))
+    assert [n[:5] for n in names] == ["01 - ", "02 - "]
+    assert sorted(n[5:] for n in names) == ["song0.flac", "song1.flac"]
+    assert (out / "170 spm, 0.4 min.m3u8").is_file()
+    estimate = tempo.estimate_tempo(audio.load(mix, sr=tempo.ANALYSIS_SR), sr=tempo.ANALYSIS_SR)
+    assert estimate.bpm is not None
+    assert min(abs(estimate.bpm / t - 1) for t in (85.0, 170.0)) < 0.005

@@ -285,6 +285,27 @@ def library(tmp_path):
         yield lib
 
 
+class RootRecords(logging.Handler):
+    """Records reaching the root logger (where a user's logging setup would print them)."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+    def names(self, prefix: str) -> list[str]:
+        return [r.name for r in self.records if r.name.startswith(prefix)]
+
+    def __enter__(self) -> RootRecords:
+        logging.getLogger().addHandler(self)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        logging.getLogger().removeHandler(self)
+
+
 def add_local(library: Library, path: str, *, artist: str, title: str, bpm: float,
               duration_s: float = 200.0, isrc: str | None = None) -> None:
     library.record_analysis(FileAnalysis(
@@ -338,9 +359,12 @@ def test_import_403_falls_back_to_local_and_reccobeats_with_one_warning(fake, cl
     fake.recco_tempos = {tracks[4]["id"]: 168.4}
     recco = sp.ReccoBeats(fake.reccobeats_url, backoff_s=0.01, sleep=Waits())
 
-    result = sp.import_tracks(client, library, liked=True, reccobeats=recco)
+    seen = RootRecords()
+    with seen:
+        result = sp.import_tracks(client, library, liked=True, reccobeats=recco)
 
     assert result.warnings == (sp.AUDIO_FEATURES_WARNING,)
+    assert seen.names("spotipy") == []  # spotipy's per-request error lines stay quiet
     assert len(fake.requests_to("GET", "/v1/audio-features")) == 1
     assert result.by_source == {"local-match": 3, "reccobeats": 1}
     assert result.no_tempo == 2

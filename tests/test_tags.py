@@ -20,6 +20,7 @@ FORMATS = {
     "ogg": ("vorbis", "ogg", 22050, "stereo"),
     "opus": ("libopus", "ogg", 48000, "mono"),
     "wma": ("wmav2", "asf", 44100, "mono"),
+    "wav": ("pcm_s16le", "wav", 22050, "mono"),
 }
 
 
@@ -82,7 +83,7 @@ def _tag(path: Path, *, bpm: str | None, title="Run Boy Run", artist="Woodkid",
         audio.add_tags()
     t = audio.tags
     ext = path.suffix.lower()
-    if ext == ".mp3":
+    if ext in (".mp3", ".wav"):
         t.add(TIT2(encoding=3, text=[title]))
         t.add(TPE1(encoding=3, text=[artist]))
         t.add(TALB(encoding=3, text=[album]))
@@ -158,7 +159,7 @@ def test_parse_bpm_is_lenient_and_explains(raw, bpm, note):
 # -- reading -----------------------------------------------------------------
 
 
-@pytest.mark.parametrize("ext", ["mp3", "m4a", "flac", "ogg", "opus", "wma"])
+@pytest.mark.parametrize("ext", ["mp3", "m4a", "flac", "ogg", "opus", "wma", "wav"])
 def test_read_tags_every_format(fresh, ext):
     path = fresh(ext)
     _tag(path, bpm="174")
@@ -258,6 +259,7 @@ def test_read_tags_zero_permission(fresh):
         ("ogg", 86.0, "86"),
         ("opus", 172.46, "172.46"),
         ("wma", 172.46, "172"),
+        ("wav", 172.46, "172"),
     ],
 )
 def test_write_bpm_keeps_other_tags_and_audio_bytes(fresh, ext, written, stored):
@@ -283,7 +285,7 @@ def test_write_bpm_keeps_other_tags_and_audio_bytes(fresh, ext, written, stored)
     assert stat.S_IMODE(path.stat().st_mode) == 0o640
     assert sorted(p.name for p in path.parent.iterdir()) == [path.name]  # no temp left
     raw = mutagen.File(path).tags
-    if ext == "mp3":
+    if ext in ("mp3", "wav"):
         assert raw["TBPM"].text == [stored]
         assert raw.version[:2] == (2, 3)  # the file's ID3 version is kept
     elif ext == "m4a":
@@ -368,3 +370,30 @@ def test_write_bpm_non_audio_file(tmp_path):
     with pytest.raises(AudioError, match="fake.mp3"):
         tags.write_bpm(path, 170)
     assert path.read_bytes() == b"\x00" * 2000
+
+
+def test_id3_tag_on_undecodable_mp3_is_still_read(tmp_path):
+    from mutagen.id3 import ID3, TBPM, TIT2
+
+    path = tmp_path / "broken.mp3"
+    path.write_bytes(b"\x00" * 4000)
+    tag = ID3()
+    tag.add(TIT2(encoding=3, text=["Still Here"]))
+    tag.add(TBPM(encoding=3, text=["88"]))
+    tag.save(path)
+    info = tags.read_tags(path)
+    assert (info.title, info.bpm, info.duration_s) == ("Still Here", 88.0, None)
+
+
+def test_parse_bpm_never_raises_and_stays_in_range():
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.one_of(st.text(max_size=12), st.integers(-10**6, 10**6), st.binary(max_size=8)))
+    def check(raw):
+        bpm, note = tags.parse_bpm(raw)
+        assert bpm is None or tags.BPM_RANGE[0] <= bpm <= tags.BPM_RANGE[1]
+        assert note is None or "\n" not in note
+
+    check()
