@@ -299,7 +299,7 @@ def scan_command(
     if as_json:
         emit_json({"library": str(lib.path), **summary.to_dict()})
     else:
-        for path, reason in summary.errors:
+        for path, reason in sorted(summary.errors):
             click.echo(f"failed: {path}: {reason}")
         click.echo(summary.line())
     if summary.interrupted:
@@ -676,27 +676,45 @@ def playlist_cmd(
 
     Example: beatrun playlist --cadence 170 --minutes 45 -o run.m3u8
     """
+    from beatrun.errors import NotEnoughMusicError
     from beatrun.export import format_clock, write_playlist
     from beatrun.library import Library
-    from beatrun.match import Preferences, build_playlist, steps_label
+    from beatrun.match import Preferences, bpm_ranges, build_playlist, steps_label
 
     shape, default_name = _playlist_shape(cadence, minutes, segments, workout)
     steps: list[float] = [1.0] if no_half_time else [1.0, 2.0]
     if allow_double_time:
         steps.append(0.5)
     with Library(library_path) as library:
-        result = build_playlist(
-            library.tracks(),
-            segments=shape,
-            tolerance_pct=tolerance,
-            stretch_pct=stretch,
-            steps_per_beat=steps,
-            preferences=Preferences(like_artists=like_artist, exclude_artists=exclude_artist),
-            history=library.recent_track_ids(),
-            seed=seed,
-            allow_short=allow_short,
-            name=name or default_name,
-        )
+
+        def build(*, looser: bool, short_ok: bool):
+            # Load only the rows whose tempo can matter: a big library loads in a fraction.
+            ranges = bpm_ranges(shape, tolerance_pct=tolerance, stretch_pct=stretch,
+                                steps_per_beat=steps, looser=looser)
+            rows = {t.id: t for low, high in ranges
+                    for t in library.tracks(min_bpm=low, max_bpm=high)}
+            if looser and not rows:  # nothing near: let build_playlist say what is there
+                rows = {t.id: t for t in library.tracks()}
+            return build_playlist(
+                [rows[key] for key in sorted(rows)],
+                segments=shape,
+                tolerance_pct=tolerance,
+                stretch_pct=stretch,
+                steps_per_beat=steps,
+                preferences=Preferences(like_artists=like_artist, exclude_artists=exclude_artist),
+                history=library.recent_track_ids(),
+                seed=seed,
+                allow_short=short_ok,
+                name=name or default_name,
+            )
+
+        try:
+            result = build(looser=False, short_ok=True)
+        except NotEnoughMusicError:
+            result = None
+        if result is None or result.is_short:
+            # Count every song for the "N minutes with --stretch 8%" numbers.
+            result = build(looser=True, short_ok=allow_short)
         written = write_playlist(result, output, relative=relative) if output else None
         # Hooks for later options: `--render DIR` (beatrun.render) and `--spotify NAME`
         # (beatrun.spotify) act on `result` here and set `remember = True`.
@@ -735,15 +753,17 @@ def playlist_cmd(
             justify=["right", "right", "left", "right", "right", "right", "right", "left"],
         )
         click.echo(
-            f"{len(result.entries)} songs, {format_clock(result.total_s)} "
+            f"{len(result.entries)} song{'s' if len(result.entries) != 1 else ''}, "
+            f"{format_clock(result.total_s)} "
             f"(target {format_clock(result.target_s)})"
         )
     if written is not None:
         skipped = (
-            f"; skipped {written.skipped} Spotify-only songs (no local file)"
-            if written.skipped else ""
+            f"; skipped {written.skipped} Spotify-only song{'s' if written.skipped > 1 else ''}"
+            " (no local file)" if written.skipped else ""
         )
-        click.echo(f"Wrote {written.path} ({written.written} songs){skipped}", err=as_json)
+        count = f"{written.written} song{'s' if written.written != 1 else ''}"
+        click.echo(f"Wrote {written.path} ({count}){skipped}", err=as_json)
     if render_dir or mix_path:  # beatrun.render: the same output as `beatrun render`
         rendered = _render_outputs(
             result, render_dir, fmt="flac", mix_path=mix_path, with_click=with_click,

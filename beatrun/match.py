@@ -101,6 +101,7 @@ import tomllib
 import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any
 
 from beatrun.errors import NotEnoughMusicError, UsageError
@@ -601,19 +602,30 @@ class _Options:
     steps_per_beat: tuple[float, ...]
 
 
+_UNSET: Any = object()
+
+
 @dataclass
 class _Usable:
     """Tracks that can be used at all, with their tempo options sorted by BPM."""
 
     tracks: list[Track]
     keys: list[str]
-    song_keys: list[str | None]
+    song_keys: list[str | None]  # filled lazily (see song_key)
+    trust: list[float]
     artists: list[str | None]
     base: list[float]  # static part of the score (trust, clarity, likes, history, jitter)
     option_bpm: list[float]  # sorted
     option_track: list[int]
     option_strength: list[float]
     option_basis: list[str]
+
+    def song_key(self, index: int) -> str | None:
+        """ISRC or artist + title of track ``index`` (computed when first asked)."""
+        key = self.song_keys[index]
+        if key is _UNSET:
+            key = self.song_keys[index] = _song_key(self.tracks[index])
+        return key
 
 
 def _track_key(track: Track, index: int) -> str:
@@ -631,33 +643,97 @@ def _song_key(track: Track) -> str | None:
     return None
 
 
+def _fit_range(cadence: float, opts: _Options) -> tuple[float, float]:
+    """The range of ``bpm * steps_per_beat`` that fits ``cadence`` under ``opts``."""
+    tol = opts.tolerance_pct / 100.0
+    stretch = opts.stretch_pct / 100.0
+    lo = cadence * (1.0 - tol)
+    hi = cadence * (1.0 + tol)
+    if stretch > 0:
+        lo = min(lo, cadence / (1.0 + stretch))
+        hi = max(hi, cadence / (1.0 - stretch)) if stretch < 1 else math.inf
+    return lo, hi
+
+
+def _bpm_windows(
+    segments: Sequence[Segment],
+    options: Iterable[_Options],
+    *,
+    ratios: Sequence[float] = (1.0,),
+) -> list[tuple[float, float]]:
+    """Merged song-tempo ranges that can fit some segment under some of ``options``.
+
+    ratios : tempo multiples also allowed (candidates at x2 or x1/2 of the BPM).
+    """
+    windows = []
+    cadences = {seg.cadence_spm for seg in segments}
+    for opts in options:
+        for cadence in cadences:
+            lo, hi = _fit_range(cadence, opts)
+            for steps in opts.steps_per_beat:
+                for ratio in ratios:
+                    windows.append((lo / (steps * ratio) * (1 - 1e-9),
+                                    hi / (steps * ratio) * (1 + 1e-9)))
+    windows.sort()
+    merged: list[tuple[float, float]] = []
+    for lo, hi in windows:
+        if merged and lo <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], hi))
+        else:
+            merged.append((lo, hi))
+    return merged
+
+
 def _prepare(
     tracks: Sequence[Track],
     *,
+    windows: Sequence[tuple[float, float]],
     preferences: Preferences,
     history: Mapping[int, int],
     seed: int,
     exclude_ids: Iterable[int],
 ) -> _Usable:
+    """Tracks that could fit (a tempo option inside ``windows``), with static scores."""
+    bounds = [edge for window in windows for edge in window]
+    right = bisect.bisect_right
     excluded_ids = set(exclude_ids)
     excluded_artists = {_fold(a) for a in preferences.exclude_artists}
     liked = {_fold(a) for a in preferences.like_artists}
-    usable = _Usable([], [], [], [], [], [], [], [], [])
+    usable = _Usable([], [], [], [], [], [], [], [], [], [])
+    folded: dict[str | None, str | None] = {}
     options: list[tuple[float, int, float, str]] = []
     for track in tracks:
         bpm = track.bpm
+        if not bpm or bpm <= 0:
+            continue
+        candidates = []
+        tempo = track.tempo
+        if tempo is not None and track.bpm_source != "override":
+            for cand in tempo.candidates:
+                if (
+                    cand.strength >= STRONG_CANDIDATE
+                    and right(bounds, cand.bpm) & 1
+                    and abs(cand.bpm / bpm - 1.0) > 0.005
+                ):
+                    candidates.append(cand)
+        if not (right(bounds, bpm) & 1 or candidates):
+            continue  # no tempo of this song can fit: skip the costly part
         duration = track.duration_s
-        if not bpm or bpm <= 0 or not duration or duration <= 0 or track.missing:
+        if not duration or duration <= 0 or track.missing:
             continue
         if track.id is not None and track.id in excluded_ids:
             continue
-        artist = _fold(track.artist)
+        raw_artist = track.artist
+        artist = folded.get(raw_artist, _UNSET)
+        if artist is _UNSET:
+            artist = folded[raw_artist] = _fold(raw_artist)
         if artist is not None and artist in excluded_artists:
             continue
         index = len(usable.tracks)
         key = _track_key(track, index)
-        clarity = track.pulse_clarity if track.tempo else 0.5
-        base = W_TRUST * _trust(track) + W_CLARITY * clarity + W_JITTER * _jitter(seed, key)
+        clarity = track.pulse_clarity if tempo else 0.5
+        trust = _trust(track)
+        base = W_TRUST * trust + W_CLARITY * clarity + W_JITTER * _jitter(seed, key)
         if artist is not None and artist in liked:
             base += preferences.like_boost
         if track.id is not None and track.id in history:
@@ -666,18 +742,13 @@ def _prepare(
                 base -= W_RECENT * (HISTORY_WINDOW - ago) / HISTORY_WINDOW
         usable.tracks.append(track)
         usable.keys.append(key)
-        usable.song_keys.append(_song_key(track))
+        usable.song_keys.append(_UNSET)
+        usable.trust.append(trust)
         usable.artists.append(artist)
         usable.base.append(base)
         options.append((float(bpm), index, 1.0, "bpm"))
-        if track.tempo and track.bpm_source != "override":
-            for cand in track.tempo.candidates:
-                if (
-                    cand.bpm > 0
-                    and cand.strength >= STRONG_CANDIDATE
-                    and abs(cand.bpm / bpm - 1.0) > 0.005
-                ):
-                    options.append((float(cand.bpm), index, float(cand.strength), "candidate"))
+        for cand in candidates:
+            options.append((float(cand.bpm), index, float(cand.strength), "candidate"))
     options.sort(key=lambda o: (o[0], o[1]))
     usable.option_bpm = [o[0] for o in options]
     usable.option_track = [o[1] for o in options]
@@ -695,11 +766,7 @@ def _pool(usable: _Usable, cadence: float, opts: _Options) -> list[_PoolItem]:
     tol = opts.tolerance_pct / 100.0
     stretch = opts.stretch_pct / 100.0
     allowed = max(opts.tolerance_pct, opts.stretch_pct)
-    lo = cadence * (1.0 - tol)
-    hi = cadence * (1.0 + tol)
-    if stretch > 0:
-        lo = min(lo, cadence / (1.0 + stretch))
-        hi = max(hi, cadence / (1.0 - stretch)) if stretch < 1 else math.inf
+    lo, hi = _fit_range(cadence, opts)
     best: dict[int, _PoolItem] = {}
     bpms = usable.option_bpm
     for steps in opts.steps_per_beat:
@@ -721,7 +788,7 @@ def _pool(usable: _Usable, cadence: float, opts: _Options) -> list[_PoolItem]:
                 usable.base[index]
                 + W_CLOSENESS * closeness
                 - (W_NOT_ONE_STEP_PER_BEAT if steps != 1 else 0.0)
-                - W_TRUST * _trust(usable.tracks[index]) * (1.0 - strength)
+                - W_TRUST * usable.trust[index] * (1.0 - strength)
             )
             item = (score, index, bpm, steps, exact, fit * 100.0, usable.option_basis[j])
             old = best.get(index)
@@ -789,14 +856,14 @@ def _pick(
         index = item[1]
         if usable.keys[index] in used:
             continue
-        song = usable.song_keys[index]
+        song = usable.song_key(index)
         if song is not None and song in used_songs:
             continue
         duration = usable.tracks[index].duration_s or 0.0
         over_min = max(0.0, time_s + duration - end_s) / 60.0
         value = static - min(MAX_OVERSHOOT_PENALTY, W_OVERSHOOT_PER_MIN * over_min)
         artist = usable.artists[index]
-        if False:
+        if prev_artist is not None and artist == prev_artist:
             if value > fallback_value:
                 fallback, fallback_value = item, value
             continue
@@ -857,8 +924,8 @@ def _build(
                 )
             )
             used.add(usable.keys[index])
-            if usable.song_keys[index] is not None:
-                used_songs.add(usable.song_keys[index])
+            if usable.song_key(index) is not None:
+                used_songs.add(usable.song_key(index))
             prev_artist = usable.artists[index]
             time_s += track.duration_s or 0.0
     return _Built(entries, deficit, short_segments)
@@ -922,7 +989,7 @@ def _achievable_s(usable: _Usable, segments: Sequence[Segment], opts: _Options) 
         seen: set[str] = set()
         total = 0.0
         for item in pool:
-            song = usable.song_keys[item[1]] or usable.keys[item[1]]
+            song = usable.song_key(item[1]) or usable.keys[item[1]]
             if song not in seen:
                 seen.add(song)
                 total += usable.tracks[item[1]].duration_s or 0.0
@@ -959,6 +1026,7 @@ def _shortfall_message(
     usable: _Usable,
     segments: Sequence[Segment],
     opts: _Options,
+    relaxations: Sequence[tuple[str, _Options]],
     *,
     achieved_s: float,
     short_segments: Sequence[str],
@@ -975,7 +1043,7 @@ def _shortfall_message(
         first += f" ({', '.join(names[:3])}{more} ran out of songs)"
     parts = [first]
     alternatives = []
-    for label, relaxed in _relaxations(opts):
+    for label, relaxed in relaxations:
         seconds = _achievable_s(usable, segments, relaxed)
         if seconds >= achieved_s + 60.0:
             alternatives.append((label, seconds))
@@ -983,8 +1051,11 @@ def _shortfall_message(
         unit = " minutes" if i == 0 else ""
         parts.append(f"{_minutes(seconds)}{unit} with {label}")
     if not alternatives:
-        bpms = sorted({_num(seg.cadence_spm) for seg in segments})
-        parts.append(f"looser settings do not help: add songs near {', '.join(bpms)} BPM")
+        cadences = sorted({seg.cadence_spm for seg in segments})
+        near = ", ".join(_num(c) for c in cadences)
+        if len(cadences) == 1 and 2 in opts.steps_per_beat:
+            near += f" or {_num(round(cadences[0] / 2, 1))}"
+        parts.append(f"looser settings do not help: add songs near {near} BPM")
     return "; ".join(parts)
 
 
@@ -1024,21 +1095,24 @@ def build_playlist(
     _validate(segments, tolerance_pct, stretch_pct, steps)
     preferences = preferences or Preferences()
     opts = _Options(float(tolerance_pct), float(stretch_pct), steps)
-    usable = _prepare(
-        tracks, preferences=preferences, history=history or {}, seed=seed,
-        exclude_ids=exclude_ids,
-    )
-    if not usable.tracks:
+    if not any(t.bpm and t.duration_s and not t.missing for t in tracks):
         raise NotEnoughMusicError(
             "the library has no songs with a known tempo and length; "
             "run `beatrun scan FOLDER` first"
         )
-    built = _build(usable, segments, opts)
+    prepare = partial(
+        _prepare, tracks, preferences=preferences, history=history or {}, seed=seed,
+        exclude_ids=tuple(exclude_ids),
+    )
+    built = _build(prepare(windows=_bpm_windows(segments, [opts])), segments, opts)
     shortfall = None
     if built.short_by_s > 0:
         achieved = sum(m.duration_s for m in built.entries)
+        relaxations = _relaxations(opts)
+        wider = prepare(windows=_bpm_windows(segments, [r for _, r in relaxations]))
         shortfall = _shortfall_message(
-            usable, segments, opts, achieved_s=achieved, short_segments=built.short_segments
+            wider, segments, opts, relaxations,
+            achieved_s=achieved, short_segments=built.short_segments,
         )
         if not built.entries:
             raise NotEnoughMusicError(shortfall)
@@ -1057,6 +1131,34 @@ def build_playlist(
         short_segments=tuple(built.short_segments),
         shortfall=shortfall,
     )
+
+
+def bpm_ranges(
+    segments: Sequence[Segment],
+    *,
+    tolerance_pct: float = 3.0,
+    stretch_pct: float = 0.0,
+    steps_per_beat: Sequence[float] = (1, 2),
+    looser: bool = False,
+) -> list[tuple[float, float]]:
+    """Effective-BPM ranges worth loading from the library for this request.
+
+    Covers the request and candidates at x2 and x1/2 of a song's BPM (and,
+    with ``looser=True``, the looser settings the shortfall sentence tries). A
+    caller that loads only these rows (``Library.tracks(min_bpm=lo,
+    max_bpm=hi)`` for each range) gets the same playlist as from the whole
+    library, except for songs that fit only through a 3:2 candidate; when the
+    playlist comes out short, load again with ``looser=True`` so that the
+    "N minutes with --stretch 8%" numbers count every song.
+    Returns sorted, disjoint (low, high) BPM pairs.
+    """
+    steps = tuple(sorted({float(s) for s in steps_per_beat}))
+    _validate(tuple(segments), tolerance_pct, stretch_pct, steps)
+    opts = _Options(float(tolerance_pct), float(stretch_pct), steps)
+    every = [opts]
+    if looser:
+        every += [relaxed for _, relaxed in _relaxations(opts)]
+    return _bpm_windows(segments, every, ratios=(0.5, 1.0, 2.0))
 
 
 def fits(

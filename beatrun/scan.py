@@ -26,6 +26,7 @@ from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
+from beatrun.audio import AUDIO_EXTENSIONS, sniff
 from beatrun.errors import BeatrunError, UsageError
 from beatrun.models import FileAnalysis, TagInfo
 
@@ -34,6 +35,8 @@ if TYPE_CHECKING:
 
 #: How many tasks per worker are kept in flight (bounded memory, quick Ctrl-C).
 IN_FLIGHT_PER_WORKER = 4
+#: Tasks kept in flight on an executor given by the caller (e.g. a Dask cluster of any size).
+IN_FLIGHT_EXTERNAL = 1024
 
 _THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
                "NUMEXPR_NUM_THREADS", "VECLIB_MAXIMUM_THREADS", "NUMBA_NUM_THREADS")
@@ -138,10 +141,35 @@ def _limit_threads() -> None:
         pass
 
 
-def _init_worker() -> None:
-    """Worker initializer: one thread, imports and first-call costs paid once per process."""
+def _init_worker(main_pid: int | None = None) -> None:
+    """Worker initializer: one thread, imports and first-call costs paid once per process.
+
+    main_pid : the scanning process; the worker exits when it disappears (e.g.
+        ``kill -9``), instead of lingering as an orphan waiting for tasks.
+    """
     _limit_threads()
+    if main_pid is not None:
+        _watch_parent(main_pid)
+    from beatrun import audio
+
+    audio.mute_native_messages(True)  # libmpg123 notes on damaged MP3s would cross the bar
     warm_up()
+
+
+def _watch_parent(pid: int, *, interval_s: float = 0.5) -> None:
+    import threading
+
+    def watch() -> None:
+        while True:
+            time.sleep(interval_s)
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                os._exit(1)
+            except PermissionError:
+                pass  # alive, owned by someone else (cannot happen for our parent)
+
+    threading.Thread(target=watch, name="beatrun-parent-watch", daemon=True).start()
 
 
 def warm_up() -> None:
@@ -190,6 +218,7 @@ def make_executor(workers: int | None = None) -> cf.ProcessPoolExecutor:
         max_workers=workers or default_workers(),
         mp_context=_mp_context(),
         initializer=_init_worker,
+        initargs=(os.getpid(),),
     )
 
 
@@ -219,34 +248,51 @@ def analyze_files(
     min_bpm, max_bpm : float > 0, tempo range in BPM.
 
     At most ``IN_FLIGHT_PER_WORKER`` tasks per worker are submitted ahead, so
-    memory stays bounded and an interrupted run stops quickly.
+    memory stays bounded and an interrupted run stops quickly. Raises
+    UsageError (at once, not when iterated) for a bad tempo range.
     """
     _check_range(min_bpm, max_bpm)
     todo = [os.fspath(p) for p in paths]
     job = functools.partial(analyze_file, min_bpm=min_bpm, max_bpm=max_bpm, read_tags=read_tags)
-    if not todo:
-        return
-    if executor is None and (len(todo) == 1 or (workers or default_workers()) == 1):
-        yield from _in_process(todo, job)
-        return
+    if executor is None and (len(todo) <= 1 or (workers or default_workers()) == 1):
+        return _in_process(todo, job)
+    return _in_parallel(todo, job, executor=executor, workers=workers)
+
+
+def _in_parallel(
+    todo: Sequence[str],
+    job: Callable[[str], FileAnalysis],
+    *,
+    executor: cf.Executor | None,
+    workers: int | None,
+) -> Iterator[FileAnalysis]:
+    import queue
+
     owned = executor is None
     pool = make_executor(min(workers or default_workers(), len(todo))) if owned else executor
-    width = (workers or default_workers()) * IN_FLIGHT_PER_WORKER
+    if owned or workers:
+        width = (workers or default_workers()) * IN_FLIGHT_PER_WORKER
+    else:
+        width = IN_FLIGHT_EXTERNAL
     pending: dict[cf.Future, str] = {}
-    queue = iter(todo)
+    finished: queue.SimpleQueue[cf.Future] = queue.SimpleQueue()
+    paths = iter(todo)
+
+    def submit_next() -> None:
+        path = next(paths, None)
+        if path is not None:
+            future = pool.submit(job, path)
+            pending[future] = path
+            future.add_done_callback(finished.put)
+
     try:
-        for path in queue:
-            pending[pool.submit(job, path)] = path
-            if len(pending) >= width:
-                break
+        for _ in range(width):
+            submit_next()
         while pending:
-            done, _ = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
-            for future in done:
-                path = pending.pop(future)
-                yield _result_of(future, path)
-                nxt = next(queue, None)
-                if nxt is not None:
-                    pending[pool.submit(job, nxt)] = nxt
+            future = finished.get()  # O(1) per result, whatever the number in flight
+            path = pending.pop(future)
+            submit_next()
+            yield _result_of(future, path)
     finally:
         for future in pending:
             future.cancel()
@@ -315,16 +361,12 @@ def dask_executor(address: str, *, timeout_s: float = 10.0) -> Iterator[cf.Execu
 
 def is_audio_name(name: str) -> bool:
     """True for a file name with an audio extension (hidden and AppleDouble files excluded)."""
-    from beatrun.audio import AUDIO_EXTENSIONS
-
     if name.startswith("."):
         return False
     return os.path.splitext(name)[1].lower() in AUDIO_EXTENSIONS
 
 
 def _sniff_file(path: str) -> bool:
-    from beatrun.audio import sniff
-
     try:
         with open(path, "rb") as fh:
             return sniff(fh.read(64)) is not None

@@ -466,7 +466,8 @@ def make_corpus(
         item_seed = int(seed) * 1000 + i
         signal = render_pattern(style, bpm=bpm or 120.0, seconds=seconds, sr=sr, seed=item_seed,
                                 humanize_ms=human, beatless_intro_s=intro)
-        name = f"{i:03d}_{style}_{'%.2f' % bpm if bpm else 'none'}.{fmt}"
+        label = f"{bpm:.2f}" if bpm else "none"
+        name = f"{i:03d}_{style}_{label}.{fmt}"
         path = directory / name
         write(path, signal, sr=sr)
         first = first_beat_time(seed=item_seed, beatless_intro_s=intro) if bpm else None
@@ -497,8 +498,9 @@ _DEMO_ALBUMS = ("Tempo Tapes", "Cooldown", "Interval Sessions", "Split Times")
 
 
 def make_demo_library(directory: str | Path, *, count: int = 24, seed: int = 0,
-                      sr: int = 22050) -> list[CorpusItem]:
-    """Write a small music library (30-60 s songs with artist/title/album tags).
+                      sr: int = 22050,
+                      seconds_range: tuple[float, float] = (30.0, 60.0)) -> list[CorpusItem]:
+    """Write a small music library (songs of ``seconds_range`` s with artist/title/album tags).
 
     Tempi are spread so that a 170 spm playlist is possible: songs near 170
     (one step per beat), half-time songs at 84-88 BPM (two steps per beat) and
@@ -507,6 +509,9 @@ def make_demo_library(directory: str | Path, *, count: int = 24, seed: int = 0,
     """
     if count < 1:
         raise UsageError(f"count must be >= 1, got {count!r}")
+    if not (0 < seconds_range[0] <= seconds_range[1]):
+        raise UsageError(f"seconds_range must be (low, high) with 0 < low <= high, "
+                         f"got {seconds_range!r}")
     np = _np()
     write = _writer()
     directory = Path(directory)
@@ -529,7 +534,7 @@ def make_demo_library(directory: str | Path, *, count: int = 24, seed: int = 0,
     for i in range(count):
         style, lo, hi = plan[i % len(plan)]
         bpm = round(float(rng.uniform(lo, hi)), 1)
-        seconds = round(float(rng.uniform(30.0, 60.0)), 1)
+        seconds = round(float(rng.uniform(*seconds_range)), 1)
         fmt = formats[i % len(formats)]
         item_seed = 500 + int(seed) * 1000 + i
         signal = render_pattern(style, bpm=bpm, seconds=seconds, sr=sr, seed=item_seed)

@@ -273,25 +273,46 @@ def write_bpm(path: str | os.PathLike[str], bpm: float) -> None:
     bpm : float in :data:`BPM_RANGE`, rounded as the format requires (see the
         module docstring).
 
-    The tags are written into a copy in the same directory, which is flushed,
-    fsync'ed, given the original's permission bits and renamed over the
-    original: an interrupted write leaves the original untouched. Other tags
-    and the audio stream stay byte-for-byte identical. Raises
-    :class:`UsageError` for a bad ``bpm`` and :class:`AudioError` when the file
-    cannot be read, written or tagged.
+    See :func:`write_tags` for the guarantees.
     """
-    if not isinstance(bpm, (int, float)) or not math.isfinite(bpm) or not (
-        BPM_RANGE[0] <= bpm <= BPM_RANGE[1]
+    write_tags(path, bpm=bpm)
+
+
+def write_tags(
+    path: str | os.PathLike[str],
+    *,
+    bpm: float | None = None,
+    title: str | None = None,
+    artist: str | None = None,
+    album: str | None = None,
+) -> None:
+    """Set some of BPM, title, artist and album, atomically, keeping every other tag.
+
+    Fields left as None are not touched. The tags are written into a copy in
+    the same directory, which is flushed, fsync'ed, given the original's
+    permission bits and renamed over the original: an interrupted write leaves
+    the original untouched, and the audio stream stays byte-for-byte
+    identical. Raises :class:`UsageError` for a bad ``bpm`` and
+    :class:`AudioError` when the file cannot be read, written or tagged.
+    """
+    if bpm is not None and (
+        not isinstance(bpm, (int, float))
+        or not math.isfinite(bpm)
+        or not (BPM_RANGE[0] <= bpm <= BPM_RANGE[1])
     ):
         raise UsageError(
             f"bpm={bpm!r} cannot be written: give a number between {BPM_RANGE[0]:g} "
             f"and {BPM_RANGE[1]:g}"
         )
+    fields = {k: v for k, v in (("title", title), ("artist", artist), ("album", album)) if v}
+    if bpm is None and not fields:
+        return
+    what = "BPM tag" if not fields else "tags"
     real = Path(os.path.realpath(os.fspath(path)))  # write through symlinks, keep the link
     if _open(real) is None:
         raise AudioError(f"{path}: not a file type whose tags beatrun can write")
     if not os.access(real, os.W_OK):
-        raise AudioError(f"{path}: permission denied (file is read-only); BPM tag not written")
+        raise AudioError(f"{path}: permission denied (file is read-only); {what} not written")
     fd, tmp_name = tempfile.mkstemp(
         dir=real.parent, prefix=f".{real.stem[:40]}.", suffix=f".beatrun-tmp{real.suffix}"
     )
@@ -299,14 +320,14 @@ def write_bpm(path: str | os.PathLike[str], bpm: float) -> None:
     tmp = Path(tmp_name)
     try:
         shutil.copyfile(real, tmp)
-        _write_bpm_in_place(tmp, bpm, shown=os.fspath(path))
+        _write_in_place(tmp, bpm=bpm, fields=fields, shown=os.fspath(path))
         with open(tmp, "rb+") as handle:
             handle.flush()
             os.fsync(handle.fileno())
         shutil.copymode(real, tmp)
         os.replace(tmp, real)
     except OSError as exc:
-        raise AudioError(f"{path}: cannot write the BPM tag ({exc.strerror or exc})") from None
+        raise AudioError(f"{path}: cannot write the {what} ({exc.strerror or exc})") from None
     finally:
         if tmp.exists():
             tmp.unlink()
@@ -326,8 +347,16 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-def _write_bpm_in_place(path: Path, bpm: float, *, shown: str) -> None:
-    """Set the BPM tag of ``path`` (the temporary copy) and save it."""
+_ID3_FRAMES = {"title": "TIT2", "artist": "TPE1", "album": "TALB"}
+_MP4_KEYS = {"title": "\xa9nam", "artist": "\xa9ART", "album": "\xa9alb"}
+_ASF_KEYS = {"title": "Title", "artist": "Author", "album": "WM/AlbumTitle"}
+_APE_KEYS = {"title": "Title", "artist": "Artist", "album": "Album"}
+
+
+def _write_in_place(
+    path: Path, *, bpm: float | None, fields: dict[str, str], shown: str
+) -> None:
+    """Set the BPM tag and text ``fields`` of ``path`` (the temporary copy) and save it."""
     import mutagen
     from mutagen.apev2 import APEv2
     from mutagen.asf import ASFTags
@@ -346,23 +375,42 @@ def _write_bpm_in_place(path: Path, bpm: float, *, shown: str) -> None:
         tags = audio.tags
         save_kwargs: dict[str, Any] = {}
         if isinstance(tags, ID3):
-            tags.setall("TBPM", [TBPM(encoding=3, text=[format_bpm(bpm, decimals=False)])])
+            import mutagen.id3 as id3
+
+            if bpm is not None:
+                tags.setall("TBPM", [TBPM(encoding=3, text=[format_bpm(bpm, decimals=False)])])
+            for key, value in fields.items():
+                frame = _ID3_FRAMES[key]
+                tags.setall(frame, [getattr(id3, frame)(encoding=3, text=[value])])
             # keep the file's ID3 version (2.3 stays 2.3; 2.4 and new tags are 2.4)
             save_kwargs["v2_version"] = 3 if tags.version[:2] == (2, 3) else 4
         elif isinstance(tags, MP4Tags):
-            tags["tmpo"] = [int(round(bpm))]
-            if _MP4_FREEFORM_BPM in tags:
-                text = format_bpm(bpm, decimals=True).encode("utf-8")
-                tags[_MP4_FREEFORM_BPM] = [MP4FreeForm(text)]
+            if bpm is not None:
+                tags["tmpo"] = [int(round(bpm))]
+                if _MP4_FREEFORM_BPM in tags:
+                    text = format_bpm(bpm, decimals=True).encode("utf-8")
+                    tags[_MP4_FREEFORM_BPM] = [MP4FreeForm(text)]
+            for key, value in fields.items():
+                tags[_MP4_KEYS[key]] = [value]
         elif isinstance(tags, ASFTags):
-            tags["WM/BeatsPerMinute"] = [format_bpm(bpm, decimals=False)]
+            if bpm is not None:
+                tags["WM/BeatsPerMinute"] = [format_bpm(bpm, decimals=False)]
+            for key, value in fields.items():
+                tags[_ASF_KEYS[key]] = [value]
         elif isinstance(tags, APEv2):
-            tags["BPM"] = format_bpm(bpm, decimals=True)
+            if bpm is not None:
+                tags["BPM"] = format_bpm(bpm, decimals=True)
+            for key, value in fields.items():
+                tags[_APE_KEYS[key]] = value
         else:  # Vorbis comments
-            for key in list(tags.keys()):
-                if key.lower() == "bpm" and key != "BPM":
-                    del tags[key]
-            tags["BPM"] = [format_bpm(bpm, decimals=True)]
+            wanted = dict(fields)
+            if bpm is not None:
+                wanted["bpm"] = format_bpm(bpm, decimals=True)
+            for name, value in wanted.items():
+                for key in list(tags.keys()):
+                    if key.lower() == name and key != name.upper():
+                        del tags[key]
+                tags[name.upper()] = [value]
         audio.save(**save_kwargs)
     except mutagen.MutagenError as exc:
         raise AudioError(f"{shown}: tags cannot be written ({exc})") from None

@@ -50,8 +50,13 @@ def _best(fn, repeats: int = 3) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=180.0, help="file length (s)")
-    parser.add_argument("--sr", type=int, default=22050, help="analysis rate (Hz)")
+    parser.add_argument("--sr", type=int, default=None,
+                        help="output rate in Hz (default: beatrun.tempo.ANALYSIS_SR)")
     args = parser.parse_args()
+    if args.sr is None:
+        from beatrun.tempo import ANALYSIS_SR
+
+        args.sr = ANALYSIS_SR
     src_sr = 44100
     x = _signal(args.seconds, src_sr)
     mid = args.seconds / 2 - 15

@@ -52,6 +52,9 @@ def _side_ours(files: list[str], out: str) -> None:
 
 
 def _side_librosa(files: list[str], out: str) -> None:
+    import warnings
+
+    warnings.simplefilter("ignore")  # librosa's audioread deprecation notices
     import librosa
     import numpy as np
 

@@ -229,10 +229,14 @@ def bad_files(tmp_path_factory, written) -> dict[str, Path]:
         ("truncated_m4a", "cannot decode audio: the data is corrupt or in an unsupported format"),
         ("video", "no audio stream in this file (is it a video or an image?)"),
         ("directory", "is a directory, not an audio file"),
+        ("fifo", "not a regular file (a pipe, socket or device); give a file"),
     ],
 )
 def test_bad_input_gives_one_line(bad_files, tmp_path, name, message):
-    path = {"missing": tmp_path / "gone.mp3", "directory": tmp_path}.get(name) or bad_files[name]
+    if name == "fifo":
+        os.mkfifo(tmp_path / "pipe.mp3")  # opening it would block forever
+    path = {"missing": tmp_path / "gone.mp3", "directory": tmp_path,
+            "fifo": tmp_path / "pipe.mp3"}.get(name) or bad_files[name]
     before = path.read_bytes() if path.is_file() else None
     for call in (
         lambda: audio.probe_duration(path),
@@ -245,6 +249,37 @@ def test_bad_input_gives_one_line(bad_files, tmp_path, name, message):
         assert "\n" not in str(info.value)
     if before is not None:
         assert path.read_bytes() == before  # reading never changes a file
+
+
+def test_damaged_mp3_still_decodes_what_it_can(written, tmp_path):
+    """libsndfile gives up on a garbage stretch; FFmpeg resyncs and keeps going."""
+    data = bytearray(written["mp3"].read_bytes())
+    middle = len(data) // 2
+    data[middle : middle + 2000] = np.random.default_rng(5).bytes(2000)
+    damaged = tmp_path / "damaged.mp3"
+    damaged.write_bytes(bytes(data))
+    samples = audio.load(damaged, sr=8000)
+    # libsndfile stops at ~2 s; FFmpeg loses the damaged stretch (< 1 s) and goes on
+    assert SECONDS - 1.0 < samples.size / 8000 <= SECONDS + 0.05
+    tail = samples[-8000:]  # the last second, after the damage, is still the tone
+    assert _peak_hz(tail, 8000) == pytest.approx(TONE_HZ, abs=5.0)
+
+
+def test_damaged_m4a_keeps_its_timeline(tmp_path):
+    """Packets lost to damage become silence, so later beats stay where they were."""
+    path = tmp_path / "long.m4a"
+    audio.write_audio(path, _tone_and_clicks(seconds=8.0), sr=SR)
+    data = bytearray(path.read_bytes())
+    middle = len(data) // 2
+    data[middle : middle + 3000] = np.random.default_rng(5).bytes(3000)
+    path.write_bytes(bytes(data))
+    samples = audio.load(path, sr=SR)
+    assert samples.size / SR == pytest.approx(8.0, abs=0.05)
+    onsets = np.flatnonzero(np.diff((np.abs(samples) > 0.5).astype(int)) == 1) / SR
+    late = onsets[onsets > 6.0]
+    assert len(late) >= 3
+    phase = (late - FIRST_CLICK_S) / CLICK_PERIOD_S
+    assert np.max(np.abs(phase - np.round(phase))) * CLICK_PERIOD_S < 0.003
 
 
 def _drop_file_permission_override() -> None:

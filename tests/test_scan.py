@@ -331,6 +331,32 @@ def test_kill_9_halfway_then_scan_again_resumes(many, tmp_path):
     assert len(paths) == len(set(paths)) == 60
 
 
+def test_kill_9_leaves_no_orphan_workers(many, tmp_path):
+    psutil = pytest.importorskip("psutil")
+    db = tmp_path / "lib.db"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "beatrun", "scan", str(many), "--library", str(db),
+         "--workers", "2"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 120
+    while _count(db) < 3 and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    helpers = psutil.Process(proc.pid).children(recursive=True)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert helpers, "the scan had no worker processes"
+    try:
+        gone, alive = psutil.wait_procs(helpers, timeout=15)
+        assert alive == [], "workers outlived the killed scan"
+    finally:
+        for helper in helpers:  # never leave strays behind, even when failing
+            try:
+                helper.kill()
+            except psutil.Error:
+                pass
+
+
 def test_two_scans_of_one_folder_at_once(many, tmp_path):
     db = tmp_path / "lib.db"
     cmd = [sys.executable, "-m", "beatrun", "scan", str(many), "--library", str(db),

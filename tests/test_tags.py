@@ -397,3 +397,28 @@ def test_parse_bpm_never_raises_and_stays_in_range():
         assert note is None or "\n" not in note
 
     check()
+
+
+@pytest.mark.parametrize("ext", ["mp3", "m4a", "flac", "ogg", "opus", "wma"])
+def test_write_tags_sets_text_fields_and_keeps_audio_bytes(fresh, ext):
+    path = fresh(ext)
+    _tag(path, bpm="120")
+    before_packets = _packets(path)
+    before = tags.read_tags(path)
+
+    tags.write_tags(path, title="Schneller / Faster", artist="Ægir", album=None, bpm=171)
+
+    after = tags.read_tags(path)
+    assert (after.title, after.artist) == ("Schneller / Faster", "Ægir")
+    assert after.album == before.album  # None leaves a field alone
+    assert after.isrc == before.isrc
+    assert after.bpm == pytest.approx(171)
+    assert _packets(path) == before_packets
+    assert [p.name for p in path.parent.iterdir()] == [path.name]
+
+
+def test_write_tags_with_nothing_to_write_leaves_file_alone(fresh):
+    path = fresh("flac")
+    data = path.read_bytes()
+    tags.write_tags(path)
+    assert path.read_bytes() == data

@@ -1,0 +1,135 @@
+"""The test-corpus generator: deterministic, realistic enough, truthful files."""
+
+from __future__ import annotations
+
+import csv
+
+import numpy as np
+import pytest
+
+from beatrun import audio, synth
+from beatrun.errors import UsageError
+
+SR = 11025
+
+
+@pytest.mark.parametrize("style", synth.STYLES)
+def test_every_style_renders_clean_float32(style):
+    x = synth.render_pattern(style, bpm=120.0, seconds=3.0, sr=SR, seed=1)
+    assert x.dtype == np.float32
+    assert x.shape == (3 * SR,)
+    assert np.isfinite(x).all()
+    assert np.abs(x).max() <= 1.0
+    if style == "silence":
+        assert not x.any()
+    else:
+        assert np.abs(x).max() > 0.1
+
+
+def test_same_seed_same_audio_other_seed_other_audio():
+    a = synth.render_pattern("rock", bpm=101.0, seconds=2.0, sr=SR, seed=4, humanize_ms=8.0)
+    b = synth.render_pattern("rock", bpm=101.0, seconds=2.0, sr=SR, seed=4, humanize_ms=8.0)
+    c = synth.render_pattern("rock", bpm=101.0, seconds=2.0, sr=SR, seed=5, humanize_ms=8.0)
+    assert np.array_equal(a, b)
+    assert not np.array_equal(a, c)
+
+
+def test_first_beat_is_where_the_generator_says():
+    seed = 3
+    x = synth.render_pattern("four_on_floor", bpm=128.0, seconds=2.0, sr=SR, seed=seed)
+    first = int(synth.first_beat_time(seed=seed) * SR)
+    before = np.abs(x[first - 200:first - 10]).max()
+    after = np.abs(x[first:first + 200]).max()
+    assert after > 20 * before
+
+
+def test_intro_is_beatless_then_the_beat_starts():
+    x = synth.render_pattern("rock", bpm=120.0, seconds=8.0, sr=SR, seed=0, beatless_intro_s=5.0)
+    first = synth.first_beat_time(seed=0, beatless_intro_s=5.0)
+    assert 5.0 < first < 5.6
+    # the pad swells slowly: no sample jumps like a drum hit before the first beat
+    jumps = np.abs(np.diff(x))
+    assert jumps[: int(4.5 * SR)].max() < 0.5 * jumps[int(first * SR):].max()
+
+
+@pytest.mark.parametrize(
+    "kwargs,message",
+    [
+        ({"style": "polka", "bpm": 120.0, "seconds": 1.0}, "unknown style 'polka': choose one of"),
+        ({"style": "rock", "bpm": 0.0, "seconds": 1.0}, "bpm must be in (20, 400], got 0.0"),
+        ({"style": "rock", "bpm": 120.0, "seconds": 0.0}, "seconds must be > 0, got 0.0"),
+        ({"style": "rock", "bpm": 120.0, "seconds": 1.0, "sr": 100},
+         "sr must be >= 8000 Hz, got 100"),
+    ],
+)
+def test_bad_arguments_say_which(kwargs, message):
+    style = kwargs.pop("style")
+    with pytest.raises(UsageError) as info:
+        synth.render_pattern(style, **kwargs)
+    assert str(info.value).startswith(message)
+
+
+@pytest.fixture(scope="module")
+def small_corpus(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("corpus")
+    items = synth.make_corpus(directory, count=18, seconds=3.0, seed=2, sr=SR)
+    return directory, items
+
+
+def test_corpus_files_truth_and_formats(small_corpus):
+    directory, items = small_corpus
+    assert len(items) == 18
+    assert {i.format for i in items} == {"wav", "mp3", "flac", "ogg", "m4a"}
+    assert set(synth.STYLES) <= {i.style for i in items}
+    with open(directory / "truth.csv", newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [r["file"] for r in rows] == [i.path.name for i in items]
+    for row, item in zip(rows, items, strict=True):
+        assert item.path.exists() and item.path.stat().st_size > 0
+        if item.style in synth.BEATLESS_STYLES:
+            assert row["bpm"] == "" and item.bpm is None and not item.steady
+        else:
+            lo, hi = synth.STYLE_BPM_RANGE[item.style]
+            assert lo <= float(row["bpm"]) <= hi
+            assert item.first_beat_s is not None
+    assert any(i.humanize_ms > 0 for i in items) and any(i.intro_s > 0 for i in items)
+
+
+def test_corpus_files_decode_to_their_length(small_corpus):
+    _, items = small_corpus
+    for item in items[:5]:
+        assert audio.probe_duration(item.path) == pytest.approx(3.0, abs=0.1)
+
+
+def test_corpus_is_deterministic(tmp_path, small_corpus):
+    _, items = small_corpus
+    again = synth.make_corpus(tmp_path, count=3, seconds=3.0, seed=2, sr=SR, formats=("wav",))
+    assert [(i.bpm, i.style) for i in again] == [(i.bpm, i.style) for i in items[:3]]
+
+
+def test_corpus_spans_running_tempi(tmp_path):
+    items = synth.make_corpus(tmp_path, count=60, seconds=0.5, sr=8000, formats=("wav",))
+    bpms = [i.bpm for i in items if i.bpm is not None]
+    assert min(bpms) < 70 and max(bpms) > 185
+    assert sum(i.bpm is None for i in items) >= 6  # beatless items included
+
+
+def test_demo_library_has_tags_and_runnable_tempi(tmp_path):
+    items = synth.make_demo_library(tmp_path, count=12, seed=0, sr=SR, seconds_range=(3.0, 4.0))
+    assert len(items) == 12
+    bpms = [i.bpm for i in items]
+    assert any(166 <= b <= 176 for b in bpms)  # one step per beat at 170 spm
+    assert any(84 <= b <= 88 for b in bpms)  # half-time: two steps per beat
+    from beatrun import tags
+
+    info = tags.read_tags(items[0].path)
+    assert info.artist and info.title and info.album
+    assert info.artist in items[0].path.name
+
+
+def test_bad_counts_say_so(tmp_path):
+    with pytest.raises(UsageError, match="count must be >= 1, got 0"):
+        synth.make_corpus(tmp_path, count=0)
+    with pytest.raises(UsageError, match="count must be >= 1, got 0"):
+        synth.make_demo_library(tmp_path, count=0)
+    assert list(tmp_path.iterdir()) == []
