@@ -254,8 +254,8 @@ def analyze_command(
               help="Analyse on an existing Dask cluster (needs beatrun[dask]).")
 @click.option("--rescan", is_flag=True, help="Analyse every file again, even unchanged ones.")
 @click.option("--write-tags", is_flag=True,
-              help="Write the analysed BPM into the tags of newly analysed files "
-                   "(atomic; off by default).")
+              help="Write confidently analysed BPMs into the files' tags "
+                   "(atomic, other tags and audio untouched; off by default).")
 @json_option
 def scan_command(
     folders: tuple[str, ...],
@@ -572,6 +572,11 @@ class PercentType(click.ParamType):
         return number
 
 
+def _signed_pct(value: float) -> str:
+    """+1.2% / -0.4% / +0.0% (never "-0.0%")."""
+    return f"{round(value, 1) + 0.0:+.1f}%"
+
+
 def _playlist_shape(
     cadence: float | None, minutes: float | None, segments: str | None, workout: str | None
 ) -> tuple[tuple[Any, ...], str]:
@@ -743,8 +748,8 @@ def playlist_cmd(
                     m.track.display_name,
                     fmt_bpm(m.bpm),
                     steps_label(m.steps_per_beat),
-                    f"{m.fit_error_pct:+.1f}%",
-                    "-" if m.stretch_ratio == 1.0 else f"{(m.stretch_ratio - 1) * 100:+.1f}%",
+                    _signed_pct(m.fit_error_pct),
+                    "-" if m.stretch_ratio == 1.0 else _signed_pct((m.stretch_ratio - 1) * 100),
                     m.segment,
                 )
                 for i, m in enumerate(result.entries, 1)

@@ -209,7 +209,7 @@ def _csv(playlist: Playlist, base: Path, *, relative: bool) -> tuple[str, int, i
                 match.track.title or "",
                 f"{match.bpm:.2f}",
                 steps_label(match.steps_per_beat),
-                f"{(match.stretch_ratio - 1.0) * 100.0:.2f}",
+                f"{round((match.stretch_ratio - 1.0) * 100.0, 2) + 0.0:.2f}",
                 match.segment,
                 f"{match.cadence_spm:g}",
                 f"{match.duration_s:.1f}",

@@ -23,12 +23,12 @@ import stat
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from beatrun.audio import AUDIO_EXTENSIONS, sniff
 from beatrun.errors import BeatrunError, UsageError
-from beatrun.models import FileAnalysis, TagInfo
+from beatrun.models import FileAnalysis, TagInfo, Track
 
 if TYPE_CHECKING:
     from beatrun.library import Library
@@ -37,6 +37,9 @@ if TYPE_CHECKING:
 IN_FLIGHT_PER_WORKER = 4
 #: Tasks kept in flight on an executor given by the caller (e.g. a Dask cluster of any size).
 IN_FLIGHT_EXTERNAL = 1024
+#: Below this many files (and without an explicit ``workers``) analysis stays in-process:
+#: starting a pool (~0.4 s) costs more than it saves on files taking ~0.1 s each.
+SMALL_BATCH = 8
 
 _THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
                "NUMEXPR_NUM_THREADS", "VECLIB_MAXIMUM_THREADS", "NUMBA_NUM_THREADS")
@@ -244,7 +247,8 @@ def analyze_files(
     executor : any ``concurrent.futures.Executor`` (e.g. a Dask
         ``Client.get_executor()``); it is not shut down here. None means a
         process pool of ``workers`` (default: one per core), created here and
-        shut down at the end; ``workers=1`` or a single file runs in this process.
+        shut down at the end; ``workers=1``, a single file, or fewer than
+        ``SMALL_BATCH`` files without an explicit ``workers`` run in this process.
     min_bpm, max_bpm : float > 0, tempo range in BPM.
 
     At most ``IN_FLIGHT_PER_WORKER`` tasks per worker are submitted ahead, so
@@ -254,7 +258,8 @@ def analyze_files(
     _check_range(min_bpm, max_bpm)
     todo = [os.fspath(p) for p in paths]
     job = functools.partial(analyze_file, min_bpm=min_bpm, max_bpm=max_bpm, read_tags=read_tags)
-    if executor is None and (len(todo) <= 1 or (workers or default_workers()) == 1):
+    small = workers is None and len(todo) < SMALL_BATCH  # a pool would cost more than it saves
+    if executor is None and (len(todo) <= 1 or small or (workers or default_workers()) == 1):
         return _in_process(todo, job)
     return _in_parallel(todo, job, executor=executor, workers=workers)
 
@@ -330,6 +335,12 @@ def dask_executor(address: str, *, timeout_s: float = 10.0) -> Iterator[cf.Execu
     Needs the optional extra ``beatrun[dask]`` (and beatrun installed on the
     workers). Raises BeatrunError when distributed is missing or nobody answers.
     """
+    import re
+
+    if not re.fullmatch(r"(?:(?:tcp|tls|ws|wss|ucx)://)?(?:\[[0-9a-fA-F:.]+\]|[\w.-]+):\d{1,5}",
+                        address or ""):
+        raise UsageError(f"--executor {address!r} is not a scheduler address; "
+                         "use tcp://HOST:PORT (e.g. tcp://10.0.0.5:8786)")
     try:
         from distributed import Client
     except ImportError:
@@ -346,7 +357,7 @@ def dask_executor(address: str, *, timeout_s: float = 10.0) -> Iterator[cf.Execu
     except ValueError as exc:
         raise UsageError(
             f"--executor {address!r} is not a scheduler address ({_one_line(exc)[:80]}); "
-            "use tcp://HOST:PORT"
+            "use tcp://HOST:PORT (e.g. tcp://10.0.0.5:8786)"
         ) from None
     try:
         yield client.get_executor()
@@ -588,8 +599,9 @@ def scan(
     library : the open :class:`~beatrun.library.Library` that receives every result.
     executor, workers : where to analyse (see :func:`analyze_files`).
     rescan : analyse every file even when unchanged.
-    write_tags : write the effective BPM into the tags of files newly analysed
-        with a confident tempo (atomic; other tags and the audio untouched).
+    write_tags : write the BPM into the tag of every file whose effective BPM
+        comes from a confident analysis and is not already in its tag (also for
+        files analysed by earlier scans); atomic, other tags and the audio untouched.
     progress : ``advance(n)`` called after each analysed file.
     plan : a :func:`plan_scan` result made earlier (e.g. to size a progress bar).
 
@@ -612,6 +624,9 @@ def scan(
                    counts=counts, errors=errors, gone=gone)
             if progress is not None:
                 progress(1)
+        if write_tags and plan.unchanged:
+            _write_tags_of_unchanged(plan.unchanged, library=library, counts=counts,
+                                     errors=errors)
     except KeyboardInterrupt:
         interrupted = True  # everything stored so far stays; the next scan resumes
     finally:
@@ -655,36 +670,53 @@ def _store(
         return
     counts[outcome] += 1
     if write_tags:
-        message = _write_tag(result, library=library)
+        message = _write_tag(library.get(result.path), library=library)
         if message == "written":
             counts["tags"] += 1
         elif message:
             errors.append((result.path, message))
 
 
-def _write_tag(result: FileAnalysis, *, library: Library) -> str | None:
-    """Write the effective BPM when it comes from a confident analysis; returns what happened."""
+def _write_tag(track: Track, *, library: Library) -> str | None:
+    """Write a confident analysed BPM into the file's tag unless it is already there.
+
+    Returns "written", None (nothing to do) or a one-line reason it failed.
+    Afterwards the file's new size and mtime and the new tag are stored, so the
+    next scan does not mistake the tag write for a changed song.
+    """
     from beatrun import tags
 
-    track = library.get(result.path)
-    if track.bpm is None or track.bpm_source != "analysis":
+    if track.path is None or track.bpm is None or track.bpm_source != "analysis":
         return None
-    if result.tags is not None and result.tags.bpm is not None and round(
-        result.tags.bpm
-    ) == round(track.bpm):
+    if track.tag_bpm is not None and round(track.tag_bpm) == round(track.bpm):
         return None  # the tag already says so: leave the file alone
     try:
-        tags.write_bpm(result.path, track.bpm)
-        st = os.stat(result.path)
+        tags.write_bpm(track.path, track.bpm)
+        st = os.stat(track.path)
     except BeatrunError as exc:
-        return f"BPM tag not written: {exc.message}"
+        return _one_line(f"BPM tag not written: {exc.message}")
     except OSError as exc:
         return _one_line(f"BPM tag not written: {exc.strerror or exc}")
-    # store the new size/mtime (and the tag as now written) so the next scan skips it
-    library.record_analysis(
-        replace(result, tags=_read_tags_guarded(result.path), size=st.st_size, mtime=st.st_mtime)
-    )
+    library.record_analysis(FileAnalysis(
+        path=track.path, duration_s=track.duration_s, tempo=track.tempo,
+        tags=_read_tags_guarded(track.path), size=st.st_size, mtime=st.st_mtime,
+    ))
     return "written"
+
+
+def _write_tags_of_unchanged(
+    paths: Sequence[str], *, library: Library, counts: dict[str, int],
+    errors: list[tuple[str, str]],
+) -> None:
+    """``--write-tags`` on files analysed by an earlier scan (one library query)."""
+    wanted = set(paths)
+    for track in library.tracks(source="local"):
+        if track.path in wanted:
+            message = _write_tag(track, library=library)
+            if message == "written":
+                counts["tags"] += 1
+            elif message:
+                errors.append((track.path, message))
 
 
 __all__ = [

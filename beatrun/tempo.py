@@ -11,15 +11,18 @@ this path). The steps:
    sums the autocorrelation over the first multiples of its period.
 3. Metrical level: starting from the most salient period, walk to slower
    levels while every other (or two of three) beats are weak, then to faster
-   levels while the in-between positions are nearly as strong as the beats
-   (halves or thirds, so triple meter is handled), within ``min_bpm..max_bpm``
-   and with a mild preference for 75-185 BPM.
+   levels while the in-between positions (halves or thirds, so triple meter is
+   handled) carry at least ``SUBDIVIDE_RATIO`` of the beats' mean onset
+   strength, weighed by a wide log-normal tempo prior around 130 BPM, within
+   ``min_bpm..max_bpm``.
 4. Precision: the period is refined from interpolated autocorrelation peaks at
-   many multiples, then a line is fitted through the interpolated onset peaks
-   of every beat (in file time, across excerpts): BPM to hundredths, grid offset
-   to a few ms.
-5. Confidence from the autocorrelation peak, the regularity of the fitted beats
-   and the beat-to-background contrast; below a threshold the answer is "no beat".
+   many multiples; the grid's phase is put on the kicks and bass (low-band
+   linear flux) rather than on off-beat hi-hats; then a robust line is fitted
+   through the interpolated onset peaks of every beat (in file time, across
+   excerpts): BPM to hundredths, grid offset to a few ms.
+5. Confidence: pulse clarity (the harmonic autocorrelation at the period, 0..1)
+   times the share of beats found on the fitted grid times their regularity;
+   below ``MIN_CLARITY`` or a confidence of 0.2 the answer is "no beat".
 """
 
 from __future__ import annotations
@@ -225,8 +228,10 @@ def _resample(x, sr_in: int, sr_out: int):
 def _prepare(start_s: float, signal, sr: int) -> _Excerpt | None:
     import numpy as np
 
-    x = np.nan_to_num(np.asarray(signal, dtype=np.float32).ravel(), nan=0.0,
-                      posinf=0.0, neginf=0.0)
+    x = np.asarray(signal, dtype=np.float32)
+    if x.ndim == 2:  # (n, channels) or (channels, n): mix down
+        x = x.mean(axis=1 if x.shape[0] >= x.shape[1] else 0)
+    x = np.nan_to_num(x.ravel(), nan=0.0, posinf=0.0, neginf=0.0)
     if sr != ANALYSIS_SR and x.size:
         x = _resample(x, sr, ANALYSIS_SR)
         sr = ANALYSIS_SR
@@ -391,7 +396,6 @@ def _refine_period(excerpts, period: float) -> float:
             w = b * k * k
             num += w * (i + delta) / k
             den += w
-        # period estimates from later multiples only make sense if close
     return num / den if den > 0 else period
 
 
@@ -489,7 +493,8 @@ def estimate_tempo(signal: np.ndarray, *, sr: int, min_bpm: float = 60.0,
                    max_bpm: float = 200.0) -> TempoEstimate:
     """Estimate the tempo of one mono signal.
 
-    signal : 1-D float array (any length; NaNs are treated as silence).
+    signal : float array, mono (stereo ``(n, 2)`` is mixed down); any length; NaNs
+        and infinities are treated as silence.
     sr : int > 0, sample rate (Hz); other rates than ``ANALYSIS_SR`` are resampled to it.
     min_bpm, max_bpm : float, the range the answer must fall into (max >= 2 * min).
 
@@ -524,9 +529,7 @@ def estimate_tempo_excerpts(excerpts: Sequence[tuple[float, np.ndarray]], *, sr:
     # 1. most salient period within the range
     bpms = np.geomspace(min_bpm, max_bpm, 400)
     sal = _salience(prepared, 60.0 * fps / bpms)
-    i0 = int(np.argmax(sal))
-    base = float(bpms[i0])
-    peak = float(sal[i0])
+    base = float(bpms[int(np.argmax(sal))])
     # 2. metrical level
     bpm = _choose_level(prepared, base, fps=fps, min_bpm=min_bpm, max_bpm=max_bpm)
     # 3. precise period and beat grid
@@ -550,7 +553,8 @@ def estimate_tempo_excerpts(excerpts: Sequence[tuple[float, np.ndarray]], *, sr:
                 best = max(fits, key=lambda f: f[2])
                 fit = (min(f[0] for f in fits), float(np.median([f[1] for f in fits])), best[2],
                        best[3])
-    # 4. confidence
+    # 4. confidence: pulse clarity (harmonic autocorrelation at the period, 0..1) times
+    #    the share of beats on the fitted grid times their regularity
     clarity = float(np.clip(_salience(prepared, np.array([period]))[0], 0.0, 1.0))
     if fit is None:
         return TempoEstimate.no_beat(analyser_version=ANALYSER_VERSION,
@@ -566,7 +570,7 @@ def estimate_tempo_excerpts(excerpts: Sequence[tuple[float, np.ndarray]], *, sr:
     final = 60.0 / period_s
     if final < min_bpm * 0.98 or final > max_bpm * 1.02:
         return no_beat
-    cands = _candidates(prepared, final, fps=fps, peak=max(peak, 1e-9))
+    cands = _candidates(prepared, final, fps=fps)
     return TempoEstimate(
         bpm=round(final, 2),
         confidence=round(confidence, 3),
@@ -578,7 +582,8 @@ def estimate_tempo_excerpts(excerpts: Sequence[tuple[float, np.ndarray]], *, sr:
     )
 
 
-def _candidates(excerpts, bpm: float, *, fps: float, peak: float) -> tuple[TempoCandidate, ...]:
+def _candidates(excerpts, bpm: float, *, fps: float) -> tuple[TempoCandidate, ...]:
+    """The choice (strength 1), then half, double, 3/2 and 2/3 of it by periodicity salience."""
     import numpy as np
 
     ratios = (1.0, 0.5, 2.0, 1.5, 2.0 / 3.0)

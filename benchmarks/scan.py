@@ -117,14 +117,16 @@ def main() -> None:
     print(f"full scan of {len(paths)} files ({args.seconds:.0f} s each, {args.sr} Hz, "
           f"{', '.join(FORMATS)}), fresh library per run, best of {args.repeat}, "
           f"os.cpu_count()={os.cpu_count()}, load average {load_before:.1f} -> {load_after:.1f}")
-    header = ("workers", "wall s", "CPU s", "files/s", "x real time", f"speedup vs {rows[0][0]}")
+    header = ("workers", "wall s", "CPU s", "cores used", "files/s", "x real time",
+              f"speedup vs {rows[0][0]}")
     print("  ".join(f"{h:>12}" for h in header))
     for workers, wall, cpu, _ in rows:
         cells = (str(workers), f"{wall:.2f}", "-" if cpu is None else f"{cpu:.2f}",
-                 f"{len(paths) / wall:.1f}",
+                 "-" if cpu is None else f"{cpu / wall:.2f}", f"{len(paths) / wall:.1f}",
                  f"{audio_s / wall:.0f}x", f"{base / wall:.2f}x")
         print("  ".join(f"{c:>12}" for c in cells))
     print(f"last summary: {rows[-1][3]}")
+    print("cores used = CPU s / wall s: below the worker count means other jobs held the cores")
 
 
 if __name__ == "__main__":

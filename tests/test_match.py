@@ -136,10 +136,13 @@ step_sets = st.sampled_from([(1,), (1, 2), (0.5, 1, 2), (2,), (0.5, 1)])
     stretch=st.one_of(st.just(0.0), st.floats(0, 12)),
     steps=step_sets,
     seed=st.integers(0, 2**31),
+    history=st.dictionaries(st.integers(1, 45), st.integers(0, 12), max_size=10),
+    liked=st.lists(st.sampled_from("ABCDEFG"), max_size=2),
 )
-def test_playlist_properties(tracks, segments, tol, stretch, steps, seed):
+def test_playlist_properties(tracks, segments, tol, stretch, steps, seed, history, liked):
     kwargs = dict(segments=segments, tolerance_pct=tol, stretch_pct=stretch,
-                  steps_per_beat=steps, seed=seed, allow_short=True)
+                  steps_per_beat=steps, seed=seed, allow_short=True, history=history,
+                  preferences=Preferences(like_artists=tuple(liked)))
     try:
         playlist = build_playlist(tracks, **kwargs)
     except NotEnoughMusicError as err:

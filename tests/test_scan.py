@@ -265,8 +265,21 @@ def test_write_tags_writes_confident_bpm_and_keeps_the_audio(music, tmp_path):
             assert info.bpm == pytest.approx(track.bpm, abs=0.51), rel
             assert track.tag_bpm == info.bpm  # the library knows what is in the tag now
             np.testing.assert_array_equal(audio.load(music / rel, sr=SR), sound_before[rel])
-        again = scan.scan([music], library=lib, workers=1)
-    assert again.updated == 0 and again.added == 0  # writing tags does not force a re-analysis
+        again = scan.scan([music], library=lib, workers=1, write_tags=True)
+    # writing tags does not force a re-analysis, and a tag already right is left alone
+    assert (again.updated, again.added, again.tags_written) == (0, 0, 0)
+
+
+def test_write_tags_later_covers_files_analysed_before(music, tmp_path):
+    rel = "Artist A/Album/02 Slow ünïcode sông.flac"
+    with Library(tmp_path / "lib.db") as lib:
+        first = scan.scan([music], library=lib, workers=1)
+        assert first.tags_written == 0 and tags.read_tags(music / rel).bpm is None
+        later = scan.scan([music], library=lib, workers=1, write_tags=True)
+        assert later.unchanged == first.added and later.tags_written >= len(GOOD)
+        assert tags.read_tags(music / rel).bpm == pytest.approx(lib.get(str(music / rel)).bpm,
+                                                                abs=0.51)
+        assert scan.scan([music], library=lib, workers=1).unchanged == first.added
 
 
 def test_write_tags_is_off_by_default(music, tmp_path):
@@ -392,6 +405,16 @@ def test_dask_local_cluster_through_executor_option(music, tmp_path):
     assert len(found) == 2
     for rel in ("Artist A/Album/01 Fast song.mp3", "Artist A/Album/02 Slow ünïcode sông.flac"):
         assert _runner_ok(found[Path(rel).name], GOOD[rel][1])
+
+
+def test_executor_address_is_checked_before_connecting(music, tmp_path):
+    result = CliRunner().invoke(cli, ["scan", str(music), "--library", str(tmp_path / "l.db"),
+                                      "--executor", "foo:bar"])
+    assert result.exit_code == 2
+    assert result.stderr.strip() == (
+        "Error: --executor 'foo:bar' is not a scheduler address; "
+        "use tcp://HOST:PORT (e.g. tcp://10.0.0.5:8786)")
+    assert not (tmp_path / "l.db").exists() or _count(tmp_path / "l.db") == 0
 
 
 def test_dask_address_that_does_not_answer():

@@ -7,6 +7,8 @@ import sys
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from beatrun import synth, tempo
 from beatrun.errors import UsageError
@@ -139,6 +141,20 @@ def test_degenerate_input_gives_no_tempo(signal):
     est = tempo.estimate_tempo(signal, sr=SR)
     assert est.bpm is None
     assert est.confidence == 0.0
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.floats(allow_nan=True, allow_infinity=True, width=32), max_size=4000),
+       st.sampled_from([8000, 11025, 44100]))
+def test_any_short_input_never_crashes(values, sr):
+    est = tempo.estimate_tempo(np.asarray(values, dtype=np.float32), sr=sr)
+    assert est.bpm is None and est.confidence == 0.0
+
+
+def test_stereo_is_mixed_down():
+    x = _pulse_train(120.0, 10.0)
+    est = tempo.estimate_tempo(np.stack([x, x], axis=1), sr=SR)
+    assert est.bpm == pytest.approx(120.0, abs=0.05)
 
 
 def test_nans_inside_music_do_not_break_it():
