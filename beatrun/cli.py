@@ -1279,23 +1279,9 @@ def spotify_sync_bundle(prefix: str, bundle: Any, *, as_json: bool = False) -> l
 
 def _load_playlist_json(path: str) -> Any:
     """Read a playlist saved with ``beatrun playlist -o x.json``."""
-    from pathlib import Path
+    from beatrun.export import read_playlist_json
 
-    from beatrun.match import Playlist
-
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise BeatrunError(
-            f"playlist {path} does not exist; save one with `beatrun playlist -o {path}`"
-        ) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise BeatrunError(f"cannot read playlist {path}: {exc}") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise BeatrunError(f"playlist {path} is not valid JSON ({exc}); write it again") from None
-    return Playlist.from_dict(data)
+    return read_playlist_json(path)
 
 
 def _render_outputs(

@@ -67,7 +67,9 @@ def load_settings(path: Path | None = None) -> dict[str, Any]:
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise BeatrunError(f"settings file {path} is not valid TOML ({exc}); fix or remove it") from None
+        raise BeatrunError(
+            f"settings file {path} is not valid TOML ({exc}); fix or remove it"
+        ) from None
 
 
 def setting(section: str, key: str, default: Any = None, *, env: str | None = None) -> Any:

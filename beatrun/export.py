@@ -300,7 +300,10 @@ def read_playlist_json(path: str | os.PathLike[str]) -> Playlist:
     try:
         data: Any = json.loads(source.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise BeatrunError(f"playlist {source} does not exist; check the path") from None
+        raise BeatrunError(
+            f"playlist {source} does not exist; check the path or save one with "
+            f"`beatrun playlist -o {source}`"
+        ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise BeatrunError(f"cannot read playlist {source}: {exc}") from None
     except json.JSONDecodeError as exc:
@@ -316,7 +319,7 @@ def read_playlist_json(path: str | os.PathLike[str]) -> Playlist:
     try:
         return Playlist.from_dict(data)
     except BeatrunError as err:
-        raise BeatrunError(f"{source}: {err.message}") from None
+        raise type(err)(f"{source}: {err.message}") from None
 
 
 # --- plan writers (plan.py) ---

@@ -593,37 +593,27 @@ def _write_blocks(dst: Path, blocks: Iterable[Any], *, sr: int, channels: int,
 
 
 def _tag_rendered(src: str, dst: Path, *, tags: Any, bpm: float | None) -> list[str]:
-    """Copy tags to the rendered file and set its BPM; problems become warnings.
+    """Copy title/artist/album to the rendered file and set its BPM; problems become warnings.
 
-    Uses ``beatrun.tags.copy_tags(src, dst)`` when tags.py offers it, else
-    ``write_tags(dst, title=, artist=, album=)`` with what ``read_tags(src)``
-    says (``tags``, a TagInfo or dict, fills fields the source lacks).
+    The source file's own tags win; ``tags`` (a TagInfo or dict, e.g. from the
+    playlist) fills the fields the source lacks.
     """
-    warnings: list[str] = []
+    from beatrun import tags as tagmod
+
     try:
-        from beatrun import tags as tagmod
-    except ImportError:  # pragma: no cover - tags.py is part of the package
-        return ["tags not copied: beatrun.tags is not available"]
+        info = tagmod.read_tags(src)
+    except BeatrunError:
+        info = None
+    given = tags if isinstance(tags, dict) else (asdict(tags) if tags else {})
+    fields = {
+        key: getattr(info, key, None) or given.get(key)
+        for key in ("title", "artist", "album")
+    }
     try:
-        if hasattr(tagmod, "copy_tags"):
-            tagmod.copy_tags(src, str(dst))
-        elif hasattr(tagmod, "write_tags"):
-            info = tagmod.read_tags(src)
-            given = tags if isinstance(tags, dict) else (asdict(tags) if tags else {})
-            fields = {}
-            for key in ("title", "artist", "album"):
-                value = getattr(info, key, None) or given.get(key)
-                if value:
-                    fields[key] = value
-            if fields:
-                tagmod.write_tags(str(dst), **fields)
-        else:
-            warnings.append("title/artist/album tags not copied (beatrun.tags cannot write them)")
-        if bpm is not None and hasattr(tagmod, "write_bpm"):
-            tagmod.write_bpm(str(dst), round(bpm, 2))
+        tagmod.write_tags(str(dst), bpm=round(bpm, 2) if bpm is not None else None, **fields)
     except BeatrunError as err:
-        warnings.append(f"tags not written: {err.message}")
-    return warnings
+        return [f"tags not written: {err.message}"]
+    return []
 
 
 # ---------------------------------------------------------------------------
@@ -762,12 +752,9 @@ class _Entry:
 def _entries(playlist: Any) -> list[_Entry]:
     """Normalise a match.Playlist, its ``to_dict()`` or a JSON file's data."""
     if isinstance(playlist, str | os.PathLike):
-        try:
-            playlist = json.loads(Path(playlist).read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise BeatrunError(f"cannot read playlist {playlist}: {exc.strerror}") from None
-        except json.JSONDecodeError as exc:
-            raise BeatrunError(f"playlist {playlist} is not valid JSON ({exc})") from None
+        from beatrun.export import read_playlist_json
+
+        playlist = read_playlist_json(playlist)
     data = playlist.to_dict() if hasattr(playlist, "to_dict") else playlist
     if not isinstance(data, dict):
         raise BeatrunError("playlist must be a JSON object with an 'entries' list")

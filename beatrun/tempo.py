@@ -47,6 +47,8 @@ FFT_CHUNK = 256
 FMIN, FMAX = 40.0, 5000.0
 #: Bands centred below this (Hz) make the low envelope (kick and bass) that places the beat.
 LOW_BAND_HZ = 250.0
+#: Put the grid on the kicks/bass rather than the off-beat when they disagree.
+PHASE_FROM_LOW_BAND = True
 
 #: Files up to this long (s) are analysed whole; longer ones by excerpts.
 WHOLE_FILE_MAX_S = 60.0
@@ -418,7 +420,7 @@ def _beat_times(ex: _Excerpt, period: float, fps: float):
     pick = [np.minimum(np.rint(p + k * period).astype(int), n - 1) for p in (phase, other)]
     strengths = [low[i].mean() / max(low.mean(), 1e-9) + 0.25 * sm[i].mean() / max(sm.mean(), 1e-9)
                  for i in pick]
-    if strengths[1] > strengths[0]:
+    if strengths[1] > strengths[0] and PHASE_FROM_LOW_BAND:
         phase = other
     times, heights = [], []
     half = max(1, int(round(0.12 * period)))

@@ -146,6 +146,47 @@ def _score(results: list[dict], truth: list[tuple[str, float | None, dict]], cpu
     }
 
 
+ABLATIONS = (
+    ("beatrun as shipped", {}),
+    ("level: most salient period, no walk", {"_choose_level": lambda ex, base, **kw: base}),
+    ("level walk without tempo prior", {"PRIOR_WIDTH_OCT": 1e9}),
+    ("level walk, narrow prior (1 octave)", {"PRIOR_WIDTH_OCT": 1.0}),
+    ("subdivide ratio 0.45 (eager)", {"SUBDIVIDE_RATIO": 0.45}),
+    ("subdivide ratio 0.65 (reluctant)", {"SUBDIVIDE_RATIO": 0.65}),
+    ("grid phase from full-band flux only", {"PHASE_FROM_LOW_BAND": False}),
+)
+
+
+def _ablation(truth: list[tuple[str, float | None, dict]]) -> list[str]:
+    """Accuracy of design variants on the same files (in-process, not timed)."""
+    from beatrun import audio, tempo
+
+    decoded = {p: audio.load_excerpts(p, sr=tempo.ANALYSIS_SR, plan=tempo.excerpt_plan)
+               for p, _, _ in truth}
+    lines = [f"| {'variant (same files)':40s} | {'Acc1 %':>6s} | {'RunAcc %':>8s} | "
+             f"{'offset err ms':>13s} | {'beatless ok':>11s} |",
+             f"|{'-' * 42}|{'-' * 8}|{'-' * 10}|{'-' * 15}|{'-' * 13}|"]
+    for name, patch in ABLATIONS:
+        saved = {k: getattr(tempo, k) for k in patch}
+        try:
+            for k, v in patch.items():
+                setattr(tempo, k, v)
+            rows = []
+            for path, _, _ in truth:
+                duration, excerpts = decoded[path]
+                est = tempo.estimate_tempo_excerpts(excerpts, sr=tempo.ANALYSIS_SR)
+                rows.append({"path": path, "duration": duration, "bpm": est.bpm,
+                             "confidence": est.confidence, "offset": est.beat_offset_s,
+                             "period": est.beat_period_s})
+        finally:
+            for k, v in saved.items():
+                setattr(tempo, k, v)
+        sc = _score(rows, truth, 1.0)
+        lines.append(f"| {name:40s} | {sc['acc1']:6.1f} | {sc['run']:8.1f} | "
+                     f"{sc['off']:13.1f} | {sc['rejected']:>11s} |")
+    return lines
+
+
 def _long_file_cost(workdir: Path) -> tuple[float, float]:
     """CPU seconds for one 4-minute MP3 in a fresh process: (total, of which start-up)."""
     from beatrun import audio, synth
@@ -180,6 +221,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--folder", type=Path, help="folder with truth.csv (file,bpm)")
     parser.add_argument("--corpus-dir", type=Path, help="where to generate (default: temp dir)")
     parser.add_argument("--details", action="store_true", help="list beatrun's misses")
+    parser.add_argument("--ablation", action="store_true",
+                        help="also score design variants (level walk, prior, grid phase)")
     parser.add_argument("--no-baseline", action="store_true", help="skip librosa's beat_track")
     parser.add_argument("--side", help=argparse.SUPPRESS)
     parser.add_argument("--files", help=argparse.SUPPRESS)
@@ -221,6 +264,7 @@ def main(argv: list[str] | None = None) -> int:
             base, base_cpu = _run_side("librosa", files, workdir)
             s_base = _score(base, truth, base_cpu)
         long_total, long_startup = _long_file_cost(workdir)
+        ablation = _ablation(truth) if args.ablation else []
 
     print(f"# tempo benchmark: {label}")
     print(f"# {s_ours['n_beat']} files with a beat; CPU = user+sys of a fresh process incl. "
@@ -252,6 +296,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\n4-minute MP3, fresh process: {long_total:.2f} s CPU in total, of which "
           f"{long_startup:.2f} s start-up/imports and {long_total - long_startup:.3f} s "
           "decoding + analysis")
+    if ablation:
+        print("\n# design choices measured on the same files (accuracy only):")
+        print("\n".join(ablation))
     return 0
 
 

@@ -213,7 +213,9 @@ def test_failed_write_keeps_the_old_file_and_leaves_no_temp(music, playlist, mon
 
 
 def test_read_playlist_json_errors(tmp_path):
-    with pytest.raises(BeatrunError, match=r"does not exist; check the path$"):
+    with pytest.raises(
+        BeatrunError, match=r"does not exist; check the path or save one with `beatrun playlist"
+    ):
         read_playlist_json(tmp_path / "none.json")
     bad = tmp_path / "bad.json"
     bad.write_text("{", encoding="utf-8")

@@ -96,19 +96,19 @@ def test_other_formats_keep_duration_and_get_the_new_bpm_tag(song, tmp_path, fmt
     assert not list(tmp_path.glob(".*part*")), "temporary file left behind"
 
 
-def test_tags_are_copied_through_tags_py_when_it_can_write_them(song, tmp_path, monkeypatch):
+def test_tags_are_copied_and_bpm_set_to_the_new_tempo(song, tmp_path):
     from beatrun import tags
 
-    calls = []
-    monkeypatch.delattr(tags, "copy_tags", raising=False)
-    monkeypatch.setattr(tags, "write_tags", lambda path, **kw: calls.append((path, kw)),
-                        raising=False)
+    tagged = tmp_path / "tagged.wav"
+    tagged.write_bytes(Path(song).read_bytes())
+    tags.write_tags(tagged, title="Long Run", artist="Runner", bpm=120)
     dst = tmp_path / "out.flac"
-    result = render.stretch_file(song, dst, ratio=1.0, target_bpm=120.0,
-                                 tags={"artist": "Runner", "title": "../x", "album": None})
-    assert calls == [(str(dst), {"title": "../x", "artist": "Runner"})]
+    result = render.stretch_file(tagged, dst, ratio=1.05, target_bpm=126.0,
+                                 tags={"artist": "Ignored", "album": "From Playlist"})
+    info = tags.read_tags(dst)
+    assert (info.title, info.artist, info.album) == ("Long Run", "Runner", "From Playlist")
+    assert info.bpm == pytest.approx(126.0)
     assert result.warnings == ()
-    assert tags.read_tags(dst).bpm == 120.0
 
 
 @pytest.mark.parametrize("ratio", [1.15, 0.87])

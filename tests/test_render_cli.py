@@ -84,13 +84,15 @@ def test_render_reports_missing_and_bad_playlists(tmp_path):
     missing = tmp_path / "nope.json"
     result = CliRunner().invoke(cli, ["render", str(missing), str(tmp_path / "out")])
     assert result.exit_code == 1
-    assert result.output == (f"Error: playlist {missing} does not exist; save one with "
-                             f"`beatrun playlist -o {missing}`\n")
+    assert result.output == (
+        f"Error: playlist {missing} does not exist; check the path or save one with "
+        f"`beatrun playlist -o {missing}`\n"
+    )
     bad = tmp_path / "bad.json"
     bad.write_text('{"entries": []}', encoding="utf-8")
     result = CliRunner().invoke(cli, ["render", str(bad), str(tmp_path / "out")])
     assert result.exit_code == 2
-    assert result.output.startswith("Error: not a beatrun playlist JSON")
+    assert result.output.startswith(f"Error: {bad}: not a beatrun playlist JSON")
     assert not (tmp_path / "out").exists()
 
 

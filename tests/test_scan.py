@@ -393,7 +393,8 @@ def test_dask_local_cluster_through_executor_option(music, tmp_path):
     distributed = pytest.importorskip("distributed")
     db = tmp_path / "lib.db"
     with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
-                                  dashboard_address=None) as cluster:
+                                  protocol="tcp://", dashboard_address=None) as cluster:
+        assert cluster.scheduler_address.startswith("tcp://")
         result = CliRunner().invoke(cli, ["scan", str(music / "Artist A/Album"), "--library",
                                           str(db), "--executor", cluster.scheduler_address,
                                           "--json"])
