@@ -203,11 +203,13 @@ def analyze_command(
     """
     import os
 
+    from beatrun import audio
     from beatrun import scan as scan_mod
     from beatrun.errors import UsageError
 
     if as_json and ndjson:
         raise UsageError("choose one of --json and --ndjson")
+    audio.mute_native_messages(True)  # decoder chatter on damaged files; reasons go in "error"
     position: dict[str, int] = {}
     for i, name in enumerate(files):
         position.setdefault(os.path.abspath(name), i)
@@ -277,12 +279,14 @@ def scan_command(
     """
     from contextlib import nullcontext
 
+    from beatrun import audio
     from beatrun import scan as scan_mod
     from beatrun.errors import UsageError
     from beatrun.library import Library
 
     if executor_address and workers:
         raise UsageError("--workers and --executor cannot be combined: the cluster has its own")
+    audio.mute_native_messages(True)  # decoder chatter on damaged files; reasons are listed
     with Library(library_path) as lib:
         plan = scan_mod.plan_scan(folders, library=lib, rescan=rescan)
         where = (

@@ -307,6 +307,7 @@ def _in_parallel(
 
 def _in_process(todo: Sequence[str], job: Callable[[str], FileAnalysis]) -> Iterator[FileAnalysis]:
     try:
+        import numpy  # noqa: F401 - load OpenBLAS now, so that the limit below reaches it
         from threadpoolctl import threadpool_limits
 
         limits: Any = threadpool_limits(limits=1)

@@ -273,13 +273,15 @@ def _noise(seconds: float, sr: int, rng):
     np = _np()
     n = int(seconds * sr)
     white = rng.standard_normal(n)
-    # pink-ish: leaky integration of white noise plus some white on top
-    from scipy.signal import lfilter
-
-    pink = lfilter([1.0], [1.0, -0.97], white) * 0.08 + white * 0.3
+    # pink-ish: white noise shaped by 1/sqrt(f) in the frequency domain, plus some white
+    spec = np.fft.rfft(white)
+    spec /= np.sqrt(np.maximum(np.arange(spec.size), 1.0))
+    pink = np.fft.irfft(spec, n)
+    pink *= 0.5 / max(float(np.std(pink)), 1e-12)
+    pink += white * 0.15
     tt = np.arange(n) / sr
     breath = 0.6 + 0.4 * np.sin(2 * np.pi * float(rng.uniform(0.03, 0.09)) * tt)
-    return (pink * breath * 0.25).astype(np.float32)
+    return _normalise((pink * breath * 0.25).astype(np.float32)) * np.float32(0.7)
 
 
 def render_pattern(

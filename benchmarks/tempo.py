@@ -139,6 +139,7 @@ def _score(results: list[dict], truth: list[tuple[str, float | None, dict]], cpu
         "acc1": 100.0 * acc1 / n, "acc2": 100.0 * acc2 / n, "run": 100.0 * run / n,
         "err": statistics.median(errs) if errs else float("nan"),
         "off": statistics.median(offs) if offs else float("nan"),
+        "grid_ok": 100.0 * sum(o <= 10.0 for o in offs) / len(offs) if offs else float("nan"),
         "rejected": f"{rejected}/{len(beatless)}",
         "confident_wrong": confident_wrong,
         "cpu": cpu, "audio_s": audio_s, "speed": audio_s / cpu if cpu > 0 else float("nan"),
@@ -164,8 +165,8 @@ def _ablation(truth: list[tuple[str, float | None, dict]]) -> list[str]:
     decoded = {p: audio.load_excerpts(p, sr=tempo.ANALYSIS_SR, plan=tempo.excerpt_plan)
                for p, _, _ in truth}
     lines = [f"| {'variant (same files)':40s} | {'Acc1 %':>6s} | {'RunAcc %':>8s} | "
-             f"{'offset err ms':>13s} | {'beatless ok':>11s} |",
-             f"|{'-' * 42}|{'-' * 8}|{'-' * 10}|{'-' * 15}|{'-' * 13}|"]
+             f"{'offset err ms':>13s} | {'grid <10 ms %':>13s} | {'beatless ok':>11s} |",
+             f"|{'-' * 42}|{'-' * 8}|{'-' * 10}|{'-' * 15}|{'-' * 15}|{'-' * 13}|"]
     for name, patch in ABLATIONS:
         saved = {k: getattr(tempo, k) for k in patch}
         try:
@@ -183,7 +184,7 @@ def _ablation(truth: list[tuple[str, float | None, dict]]) -> list[str]:
                 setattr(tempo, k, v)
         sc = _score(rows, truth, 1.0)
         lines.append(f"| {name:40s} | {sc['acc1']:6.1f} | {sc['run']:8.1f} | "
-                     f"{sc['off']:13.1f} | {sc['rejected']:>11s} |")
+                     f"{sc['off']:13.1f} | {sc['grid_ok']:13.1f} | {sc['rejected']:>11s} |")
     return lines
 
 
@@ -288,6 +289,7 @@ def main(argv: list[str] | None = None) -> int:
     row("RunAcc % (x1, x2, x1/2)", "run", ".1f", True)
     row("median abs err, BPM (Acc1 hits, steady)", "err", ".4f")
     row("median beat-grid offset err, ms (steady)", "off", ".1f")
+    row("beat grid within 10 ms, % (steady)", "grid_ok", ".1f")
     row("beatless correctly rejected", "rejected", "")
     row("confident wrong (conf>=0.5, not RunAcc)", "confident_wrong", "")
     row("audio analysed, s", "audio_s", ".0f")

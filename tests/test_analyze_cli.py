@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 from pathlib import Path
 
@@ -154,3 +155,19 @@ def test_zero_permission_file_is_a_per_file_error(folder, tmp_path):
     data = json.loads(result.stdout)
     assert data[0]["error"] == "permission denied; make the file readable (chmod +r)"
     assert data[1]["error"] is None and data[1]["bpm"] == pytest.approx(SONG_BPM, rel=0.01)
+
+
+def test_damaged_mp3_is_analysed_without_decoder_chatter(folder, tmp_path):
+    """libmpg123 prints "Note: Illegal Audio-MPEG-Header" to fd 2; the CLI keeps it quiet."""
+    song = synth.render_pattern("four_on_floor", bpm=SONG_BPM, seconds=8.0, sr=SR, seed=1)
+    path = tmp_path / "damaged.mp3"
+    audio.write_audio(path, song, sr=SR)
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2 : len(data) // 2 + 1500] = np.random.default_rng(2).bytes(1500)
+    path.write_bytes(bytes(data))
+    result = subprocess.run([sys.executable, "-m", "beatrun", "analyze", str(path), "--json"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    (entry,) = json.loads(result.stdout)
+    assert entry["error"] is None and entry["duration_s"] == pytest.approx(8.0, abs=0.1)

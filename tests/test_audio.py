@@ -228,7 +228,7 @@ def bad_files(tmp_path_factory, written) -> dict[str, Path]:
         ("corrupt", "cannot decode audio: the data is corrupt or in an unsupported format"),
         ("truncated_m4a", "cannot decode audio: the data is corrupt or in an unsupported format"),
         ("video", "no audio stream in this file (is it a video or an image?)"),
-        ("directory", "is a directory, not an audio file"),
+        ("directory", "is a directory, not an audio file; scan folders with `beatrun scan`"),
         ("fifo", "not a regular file (a pipe, socket or device); give a file"),
     ],
 )

@@ -434,6 +434,33 @@ def test_dask_address_that_does_not_answer():
 # ---------------------------------------------------------------------------
 
 
+def test_two_hour_mix_is_analysed_in_bounded_memory(tmp_path):
+    """A 2-hour file (230 MB as float32 samples) is analysed in a process of ~50 MB."""
+    import soundfile as sf
+
+    path = tmp_path / "two hour mix.wav"
+    minute = np.zeros(8000 * 60, np.float32)
+    minute[:: 8000 * 60 // 120] = 0.9  # 120 BPM clicks
+    with sf.SoundFile(str(path), "w", 8000, 1, subtype="PCM_16") as out:
+        for _ in range(120):
+            out.write(minute)
+    if not Path("/proc/self/status").exists():
+        pytest.skip("needs /proc to read the peak memory of a process")
+    code = (  # VmHWM: peak RSS of this program (ru_maxrss would include the forked parent)
+        "import json, sys\nfrom beatrun import scan\n"
+        "r = scan.analyze_file(sys.argv[1])\n"
+        "hwm = [l for l in open('/proc/self/status') if l.startswith('VmHWM')][0]\n"
+        "print(json.dumps([r.duration_s, r.tempo and r.tempo.bpm, r.error,"
+        " int(hwm.split()[1]) / 1024]))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True,
+                         text=True, timeout=120)
+    duration, bpm, error, peak_mb = json.loads(out.stdout)
+    assert error is None and duration == pytest.approx(7200.0)
+    assert _runner_ok(bpm, 120.0)
+    assert peak_mb < 120, f"peak RSS {peak_mb:.0f} MB"
+
+
 def test_analyze_file_turns_surprises_into_one_line(template, monkeypatch):
     path = template / "loose.wav"
 
@@ -465,6 +492,18 @@ def test_analyze_files_runs_on_any_executor(template):
     assert by_path[template / "broken/empty.flac"].error.startswith("file is empty")
     for rel, (_, bpm) in GOOD.items():
         assert _runner_ok(by_path[template / rel].tempo.bpm, bpm)
+
+
+def _blas_threads_and_env() -> tuple[int, str | None]:
+    from threadpoolctl import threadpool_info
+
+    return (max(i["num_threads"] for i in threadpool_info()),
+            os.environ.get("OPENBLAS_NUM_THREADS"))
+
+
+def test_worker_processes_use_one_blas_thread():
+    with scan.make_executor(2) as pool:
+        assert pool.submit(_blas_threads_and_env).result(timeout=120) == (1, "1")
 
 
 def test_analyze_files_rejects_a_bad_range(template):

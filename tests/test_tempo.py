@@ -249,3 +249,29 @@ def test_module_does_not_import_numpy_at_top():
     code = "import sys, beatrun.tempo; print('numpy' in sys.modules, 'librosa' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False False"
+
+
+@pytest.fixture(scope="module")
+def encoded_song(tmp_path_factory):
+    from beatrun import audio
+
+    directory = tmp_path_factory.mktemp("formats")
+    bpm, seed = 117.3, 6
+    x = synth.render_pattern("rock", bpm=bpm, seconds=10.0, sr=MSR, seed=seed)
+    paths = {}
+    for fmt in ("wav", "mp3", "flac", "ogg", "m4a"):
+        paths[fmt] = directory / f"song.{fmt}"
+        audio.write_audio(paths[fmt], x, sr=MSR)
+    return bpm, synth.first_beat_time(seed=seed), paths
+
+
+@pytest.mark.parametrize("fmt", ["wav", "mp3", "flac", "ogg", "m4a"])
+def test_decoded_formats_keep_tempo_and_grid(encoded_song, fmt):
+    from beatrun import audio
+
+    bpm, first, paths = encoded_song
+    duration, excerpts = audio.load_excerpts(paths[fmt], sr=SR, plan=tempo.excerpt_plan)
+    est = tempo.estimate_tempo_excerpts(excerpts, sr=SR)
+    assert est.bpm == pytest.approx(bpm, abs=0.05)
+    # codec delay is removed by the decoder: the grid is still on the written beats
+    assert _grid_error_s(est, first) < 0.008
