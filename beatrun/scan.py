@@ -475,6 +475,8 @@ def walk_audio(
     once) and lists each file once even when reached by two paths. A root that
     is a file is taken as is. Raises UsageError when a root does not exist.
     """
+    if isinstance(roots, (str, os.PathLike)):
+        roots = [roots]
     files: list[tuple[str, int, float]] = []
     errors: list[tuple[str, str]] = []
     seen_dirs: set[tuple[int, int]] = set()
@@ -548,6 +550,9 @@ def plan_scan(
     """
     from beatrun.tempo import ANALYSER_VERSION
 
+    if isinstance(roots, (str, os.PathLike)):
+        roots = [roots]  # one folder given bare, not in a list
+    roots = [os.path.expanduser(os.fspath(r)) for r in roots]
     if not roots:
         raise UsageError("give at least one folder to scan")
     files, walk_errors = walk_audio(roots)
@@ -612,6 +617,8 @@ def scan(
     started = time.perf_counter()
     if plan is None:
         plan = plan_scan(roots, library=library, rescan=rescan)
+    elif rescan and plan.unchanged:
+        raise UsageError("rescan=True needs a plan made with rescan=True (or no plan)")
     counts = {"added": 0, "updated": 0, "failed": 0, "tags": 0}
     errors: list[tuple[str, str]] = list(plan.walk_errors)
     gone: list[str] = list(plan.vanished)
