@@ -1071,15 +1071,15 @@ def plan_cmd(
     )
     from beatrun.export import plan_chart, write_plan, write_plan_bundle
 
+    bundle = None
+    if playlists_dir:  # first: -o and --chart may point into the folder it creates
+        bundle = write_plan_bundle(plan, playlists_dir, tracks=tracks, tolerance_pct=tolerance,
+                                   per_session=per_session, seed=seed)
     written = []
     if output:
         written.append(str(write_plan(plan, output, tolerance_pct=tolerance)))
     if chart:
         written.append(str(plan_chart(plan, chart, tolerance_pct=tolerance)))
-    bundle = None
-    if playlists_dir:
-        bundle = write_plan_bundle(plan, playlists_dir, tracks=tracks, tolerance_pct=tolerance,
-                                   per_session=per_session, seed=seed)
     if spotify_prefix:
         spotify_sync_bundle(spotify_prefix, bundle, as_json=as_json)
     if as_json:

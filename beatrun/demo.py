@@ -67,7 +67,7 @@ def run_demo(out: Path) -> None:
     # 3. The main job: a playlist at 170 spm, warm-up and cool-down included.
     playlist_json = out / "run-170.json"
     _run(["playlist", "--segments", "2m@160,6m@170,1m@160", "--stretch", "8%",
-          "-o", str(playlist_json)])
+          "--name", "Run 170", "-o", str(playlist_json)])
     _run(["playlist", "--cadence", "170", "--minutes", "8", "-o", str(out / "run-170.m3u8")])
     # 4. Stretch every song onto the cadence and make one continuous mix with a click.
     _run(["render", str(playlist_json), str(out / "rendered"), "--format", "mp3",
@@ -76,7 +76,7 @@ def run_demo(out: Path) -> None:
     # 5. A coach's 4-week ramp with weekly playlists, a chart and a summary.
     _run(["plan", "--from", "164", "--to", "170", "--weeks", "4", "--minutes", "6",
           "--warmup", "1", "--cooldown", "1", "--playlists", str(out / "plan"),
-          "--chart", str(out / "plan" / "plan.png")])
+          "-o", str(out / "plan" / "plan.md")])
     click.secho(f"\nDemo finished: everything is in {out}/", bold=True)
 
 
