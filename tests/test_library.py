@@ -451,3 +451,26 @@ def test_update_file_state_keeps_the_analysis(lib, tmp_path):
     assert lib.file_states()[str(path)] == (2222, 2.0e9, "1")
     after = lib.get(str(path))
     assert after.tempo == before.tempo and after.bpm == before.bpm
+
+
+def test_many_first_opens_at_once_do_not_hit_database_is_locked(tmp_path):
+    """Switching a new file to WAL needs an exclusive lock; openers must wait, not fail."""
+    failures: list[str] = []
+    for round_ in range(25):
+        path = tmp_path / f"fresh{round_}.db"
+        barrier = threading.Barrier(5)
+
+        def open_and_read(path=path, barrier=barrier) -> None:
+            barrier.wait()
+            try:
+                with Library(path) as lib:
+                    lib.tracks()
+            except Exception as exc:  # noqa: BLE001 - collected and asserted below
+                failures.append(str(exc))
+
+        threads = [threading.Thread(target=open_and_read) for _ in range(5)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert failures == []
