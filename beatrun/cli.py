@@ -136,6 +136,15 @@ def fmt_bpm(bpm: float | None) -> str:
     return "-" if bpm is None else f"{bpm:.2f}"
 
 
+def fmt_clock(seconds: float | None) -> str:
+    """Seconds as M:SS, or H:MM:SS from an hour on; "-" when unknown."""
+    if seconds is None:
+        return "-"
+    total = int(round(max(0.0, seconds)))
+    hours, rest = divmod(total, 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
+
+
 # ---------------------------------------------------------------------------
 # The command group.
 # ---------------------------------------------------------------------------
@@ -159,13 +168,6 @@ def main() -> None:
 # ---------------------------------------------------------------------------
 # analyze, scan (beatrun.scan)
 # ---------------------------------------------------------------------------
-
-
-def _fmt_duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    total = int(round(seconds))
-    return f"{total // 60}:{total % 60:02d}"
 
 
 def _fmt_candidates(tempo: Any, *, count: int = 3) -> str:
@@ -236,7 +238,7 @@ def analyze_command(
                     fmt_bpm(r.tempo.bpm if r.tempo else None),
                     f"{r.tempo.confidence:.2f}" if r.tempo else "-",
                     _fmt_candidates(r.tempo),
-                    _fmt_duration(r.duration_s),
+                    fmt_clock(r.duration_s),
                     r.error or "",
                 )
                 for r in results
@@ -337,13 +339,6 @@ def _parse_steps_per_beat(ctx: click.Context, param: click.Parameter, value: str
     return steps
 
 
-def _fmt_duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    seconds = int(round(seconds))
-    return f"{seconds // 60}:{seconds % 60:02d}"
-
-
 def _fmt_steps(k: float) -> str:
     return f"{k:g}"
 
@@ -404,7 +399,7 @@ def library_list(min_bpm, max_bpm, cadence_spm, tolerance_pct, steps_per_beat, a
     for t in tracks:
         row = [t.id, t.artist or "", t.title or t.display_name, fmt_bpm(t.bpm),
                t.bpm_source or "-", f"{t.confidence:.2f}" if t.tempo else "-",
-               _fmt_duration(t.duration_s)]
+               fmt_clock(t.duration_s)]
         if cadence_spm:
             fits = [k for k in steps_per_beat
                     if t.bpm and abs(t.bpm * k / cadence_spm - 1) * 100 <= tolerance_pct + 1e-9]
@@ -431,7 +426,7 @@ def library_show(key, as_json, library_path) -> None:
     lines: list[tuple[str, Any]] = [
         ("id", track.id), ("source", track.source), ("path", track.path),
         ("spotify uri", track.spotify_uri), ("artist", track.artist), ("title", track.title),
-        ("album", track.album), ("duration", _fmt_duration(track.duration_s)),
+        ("album", track.album), ("duration", fmt_clock(track.duration_s)),
         ("ISRC", track.isrc),
         ("BPM", f"{fmt_bpm(track.bpm)} ({track.bpm_source or 'unknown'})"),
         ("override", fmt_bpm(track.bpm_override) if track.bpm_override else None),
@@ -1303,12 +1298,13 @@ def _render_outputs(
 ) -> dict[str, Any]:
     """Render songs into ``out_dir`` and/or a mix; print a summary; return JSON-ready data.
 
-    ``data["failed"]`` counts songs that failed (the caller decides the exit code).
+    ``data["failed"]`` counts songs that failed to render and ``data["mix_failed"]``
+    songs left out of the mix (the caller decides the exit code).
     """
     from beatrun import render
 
     data: dict[str, Any] = {"render": None, "mix": None}
-    failed = 0
+    failed = mix_failed = 0
     if out_dir is not None:
         total = len(getattr(playlist, "entries", ()) or ())
         with progress_bar(total, "Rendering", enabled=not as_json) as advance:
@@ -1328,7 +1324,8 @@ def _render_outputs(
                         _file_name(t.dst),
                         f"{(t.ratio - 1) * 100:+.1f}%",
                         fmt_bpm(t.target_bpm),
-                        t.error or ("already done" if t.skipped else "rendered"),
+                        t.error or (f"renamed from {t.renamed_from}" if t.renamed_from
+                                    else "already done" if t.skipped else "rendered"),
                     )
                     for t in result.tracks
                 ],
@@ -1338,9 +1335,13 @@ def _render_outputs(
             for warning in warnings:
                 click.echo(f"Warning: {warning}", err=True)
             click.echo(
-                f"Rendered {result.rendered} songs ({result.skipped} already done, "
+                f"Rendered {_songs(result.rendered)} ({result.skipped} already done, "
                 f"{result.failed} failed) into {result.out_dir}; playlist {result.m3u8}"
             )
+            if result.removed:
+                count = len(result.removed)
+                click.echo(f"Removed {count} file{'' if count == 1 else 's'} of an earlier "
+                           "render that are not in this playlist")
     if mix_path is not None:
         with progress_bar(None, "Mixing", enabled=not as_json):
             mix = render.render_mix(
@@ -1348,22 +1349,36 @@ def _render_outputs(
                 click=with_click, click_volume=click_volume,
             )
         data["mix"] = mix.to_dict()
+        mix_failed = mix.failed
+        for skip in mix.skipped:
+            click.echo(f"Warning: song {skip.index} left out of the mix: {skip.reason}",
+                       err=True)
         if not as_json:
             glides = sum(1 for t in mix.transitions if t.from_cadence_spm != t.to_cadence_spm)
             minutes, seconds = divmod(int(round(mix.duration_s)), 60)
+            left_out = f"; {mix.failed} left out" if mix.failed else ""
             click.echo(
-                f"Mixed {len(mix.parts)} songs into {mix.path} ({minutes}:{seconds:02d}, "
-                f"{len(mix.transitions)} crossfades, {glides} tempo glides)"
+                f"Mixed {_songs(len(mix.parts))} into {mix.path} ({minutes}:{seconds:02d}, "
+                f"{len(mix.transitions)} crossfades, {glides} tempo glides){left_out}"
             )
     data["failed"] = failed
+    data["mix_failed"] = mix_failed
     return data
 
 
+def _songs(count: int) -> str:
+    return f"{count} song{'' if count == 1 else 's'}"
+
+
 def _raise_if_render_failed(data: dict[str, Any]) -> None:
-    if data.get("failed"):
-        raise BeatrunError(
-            f"{data['failed']} songs could not be rendered; see their status above"
-        )
+    failed, mix_failed = data.get("failed") or 0, data.get("mix_failed") or 0
+    problems = []
+    if failed:
+        problems.append(f"{_songs(failed)} could not be rendered")
+    if mix_failed:
+        problems.append(f"{_songs(mix_failed)} could not be mixed")
+    if problems:
+        raise BeatrunError(" and ".join(problems) + "; see the messages above")
 
 
 def _file_name(path: str) -> str:
