@@ -876,19 +876,24 @@ def _print_plan(plan: Any, tolerance_pct: float, *, title: str | None = None) ->
     )
 
 
-def _plan_tracks(library_path: str | None) -> list[Any]:
-    """The library's tracks with a tempo (for weekly playlists)."""
-    from beatrun.library import Library
-
-    with Library(library_path) as library:
-        tracks = [t for t in library.tracks() if t.bpm]
-        where = library.path
+def _plan_tracks(library: Any) -> list[Any]:
+    """The tracks with a tempo of an open Library (for weekly playlists)."""
+    tracks = [t for t in library.tracks() if t.bpm]
     if not tracks:
         raise BeatrunError(
-            f"the library {where} has no songs with a known tempo; run `beatrun scan FOLDER` "
-            "first (or leave out --playlists)"
+            f"the library {library.path} has no songs with a known tempo; run `beatrun scan "
+            "FOLDER` first (or leave out --playlists)"
         )
     return tracks
+
+
+def _plan_preferences(base: dict[str, Any] | None, like: Sequence[str],
+                      exclude: Sequence[str]) -> dict[str, Any]:
+    """An athlete's artist preferences plus those of --like-artist / --exclude-artist."""
+    base = dict(base or {})
+    return {**base,
+            "like_artists": [*base.get("like_artists", ()), *like],
+            "exclude_artists": [*base.get("exclude_artists", ()), *exclude]}
 
 
 def _print_bundle(bundle: Any) -> None:
@@ -904,14 +909,14 @@ def _print_bundle(bundle: Any) -> None:
 
 def _plan_roster(
     roster: str, *, out_dir: str, library_path: str | None, force: bool, tolerance: float,
-    per_session: bool, seed: int, as_json: bool,
+    per_session: bool, seed: int, as_json: bool, spotify_prefix: str | None = None,
+    like: Sequence[str] = (), exclude: Sequence[str] = (),
 ) -> None:
     import tomllib
     from pathlib import Path
 
-    from beatrun.activity import measure_cadence
-    from beatrun.export import write_plan_bundle
-    from beatrun.plan import make_plan, parse_roster
+    from beatrun.library import Library
+    from beatrun.plan import parse_roster
 
     path = Path(roster)
     try:
@@ -923,8 +928,26 @@ def _plan_roster(
     except tomllib.TOMLDecodeError as exc:
         raise BeatrunError(f"roster {path} is not valid TOML ({exc}); fix it") from None
     athletes = parse_roster(data, source=path.name, base_dir=path.parent)
-    tracks = _plan_tracks(library_path)
-    results, failed = [], 0
+    with Library(library_path) as library:
+        _plan_roster_in(athletes, path, library, out_dir=out_dir, force=force, tolerance=tolerance,
+                        per_session=per_session, seed=seed, as_json=as_json,
+                        spotify_prefix=spotify_prefix, like=like, exclude=exclude)
+
+
+def _plan_roster_in(
+    athletes: Sequence[Any], path: Any, library: Any, *, out_dir: str, force: bool,
+    tolerance: float, per_session: bool, seed: int, as_json: bool,
+    spotify_prefix: str | None, like: Sequence[str], exclude: Sequence[str],
+) -> None:
+    from pathlib import Path
+
+    from beatrun.activity import measure_cadence
+    from beatrun.export import write_plan_bundle
+    from beatrun.plan import make_plan
+
+    tracks = _plan_tracks(library)
+    results, failed, unsent = [], 0, 0
+    spotify_down: str | None = None  # the athlete whose Spotify sync failed: stop sending
     for athlete in athletes:
         entry: dict[str, Any] = {"name": athlete.name, "folder": athlete.folder}
         try:
@@ -942,7 +965,8 @@ def _plan_roster(
             bundle = write_plan_bundle(
                 plan, Path(out_dir) / athlete.folder, tracks=tracks, title=athlete.name,
                 tolerance_pct=tolerance, per_session=per_session,
-                preferences=athlete.preferences, seed=seed + athlete.seed,
+                preferences=_plan_preferences(athlete.preferences, like, exclude),
+                seed=seed + athlete.seed, library=library,
             )
         except BeatrunError as err:
             failed += 1
@@ -953,6 +977,21 @@ def _plan_roster(
             continue
         entry.update(plan=plan.to_dict(), directory=str(bundle.directory),
                      files=[str(f) for f in bundle.files], notes=list(bundle.notes))
+        if spotify_prefix:
+            if spotify_down is not None:
+                unsent += 1
+                entry["spotify_error"] = (f"not sent to Spotify (it failed for {spotify_down}); "
+                                          "run the command again later")
+            else:
+                try:
+                    entry["spotify"] = spotify_sync_bundle(f"{spotify_prefix} {athlete.name}",
+                                                           bundle, as_json=as_json)
+                except BeatrunError as err:
+                    unsent += 1
+                    spotify_down = athlete.name
+                    entry["spotify_error"] = err.message
+                    if not as_json:
+                        click.echo(f"Error: {athlete.name}: {err.message}", err=True)
         results.append(entry)
     if as_json:
         emit_json(results)
@@ -965,13 +1004,20 @@ def _plan_roster(
               len(r["plan"]["weeks"]) if "plan" in r else "",
               r["plan"]["final_spm"] if "plan" in r else "",
               sum(1 for f in r.get("files", ()) if f.endswith(".m3u8")),
-              r.get("error") or (f"{len(r['notes'])} note(s)" if r["notes"] else "ok"))
+              r.get("error") or r.get("spotify_error")
+              or (f"{len(r['notes'])} note(s)" if r["notes"] else "ok"))
              for r in results],
         )
         click.echo(f"Roster {path.name}: {len(results) - failed} of {len(results)} athletes "
                    f"planned in {out_dir}")
+    problems = []
     if failed:
-        raise BeatrunError(f"{failed} of {len(results)} athletes could not be planned")
+        problems.append(f"{failed} of {len(results)} athletes could not be planned")
+    if unsent:
+        problems.append(f"the playlists of {unsent} of {len(results)} athletes were not sent "
+                        "to Spotify")
+    if problems:
+        raise BeatrunError("; ".join(problems))
 
 
 @cli.command("plan")
@@ -1009,10 +1055,15 @@ def _plan_roster(
               metavar="PCT", help="How far a song's tempo may be from the cadence, in percent.")
 @click.option("--seed", type=int, default=0, show_default=True,
               help="Varies the choice among similar songs.")
+@click.option("--like-artist", multiple=True, metavar="NAME",
+              help="With --playlists: prefer this artist (repeatable).")
+@click.option("--exclude-artist", multiple=True, metavar="NAME",
+              help="With --playlists: never use this artist (repeatable).")
 @click.option("--spotify", "spotify_prefix", is_flag=False, flag_value="Cadence plan",
               default=None, metavar="[PREFIX]",
               help='With --playlists: also put each weekly playlist into your Spotify account '
-              'as "PREFIX week-01", ... (default prefix "Cadence plan").')
+              'as "PREFIX week-01", ... (default prefix "Cadence plan"; with --roster '
+              '"PREFIX NAME week-01").')
 @json_option
 @library_option
 def plan_cmd(
@@ -1020,7 +1071,8 @@ def plan_cmd(
     weeks: int | None, max_weekly_increase: float, hold_every: int | None, sessions: int,
     minutes: float, warmup: float | None, cooldown: float | None, force: bool,
     output: str | None, chart: str | None, playlists_dir: str | None, per_session: bool,
-    roster: str | None, tolerance: float, seed: int, spotify_prefix: str | None, as_json: bool,
+    roster: str | None, tolerance: float, seed: int, like_artist: tuple[str, ...],
+    exclude_artist: tuple[str, ...], spotify_prefix: str | None, as_json: bool,
     library_path: str | None,
 ) -> None:
     """Plan a gradual cadence increase over several weeks.
@@ -1029,7 +1081,9 @@ def plan_cmd(
     --max-weekly-increase percent a week and stay within +10% of the start
     (unless --force). Each session warms up and cools down at last week's
     cadence. With --playlists DIR, also weekly playlists from the library, a
-    chart and a summary for the athlete; with --roster, one folder per athlete.
+    chart and a summary for the athlete (recorded in the library's history, so
+    `beatrun playlist` prefers other songs next); with --roster, one folder per
+    athlete.
     """
     from beatrun.errors import UsageError
 
@@ -1037,8 +1091,17 @@ def plan_cmd(
         if not playlists_dir:
             raise UsageError("--roster needs --playlists DIR (one folder per athlete goes there)")
         _plan_roster(roster, out_dir=playlists_dir, library_path=library_path, force=force,
-                     tolerance=tolerance, per_session=per_session, seed=seed, as_json=as_json)
+                     tolerance=tolerance, per_session=per_session, seed=seed, as_json=as_json,
+                     spotify_prefix=spotify_prefix, like=like_artist, exclude=exclude_artist)
         return
+    if not playlists_dir:
+        if spotify_prefix:
+            raise UsageError("--spotify needs --playlists DIR (the weekly playlists to send)")
+        if like_artist or exclude_artist:
+            raise UsageError("--like-artist and --exclude-artist choose the songs of weekly "
+                             "playlists: add --playlists DIR")
+    import contextlib
+
     from beatrun.plan import make_plan
 
     if (start_spm is None) == (from_activity is None):
@@ -1057,19 +1120,28 @@ def plan_cmd(
         if not as_json:
             click.echo(f"Measured {report.median_spm:.1f} spm over "
                        f"{_plan_clock(report.running_s)} of running in {from_activity}")
-    tracks = _plan_tracks(library_path) if playlists_dir else None
-    plan = make_plan(
-        start_spm=start_spm, goal_spm=goal_spm, weeks=weeks,
-        max_weekly_increase_pct=max_weekly_increase, hold_every=hold_every,
-        sessions_per_week=sessions, minutes_per_session=minutes, warmup_minutes=warmup,
-        cooldown_minutes=cooldown, force=force, measured_from=measured,
-    )
-    from beatrun.export import plan_chart, write_plan, write_plan_bundle
+    with contextlib.ExitStack() as stack:
+        library = tracks = None
+        if playlists_dir:
+            from beatrun.library import Library
 
-    bundle = None
-    if playlists_dir:  # first: -o and --chart may point into the folder it creates
-        bundle = write_plan_bundle(plan, playlists_dir, tracks=tracks, tolerance_pct=tolerance,
-                                   per_session=per_session, seed=seed)
+            library = stack.enter_context(Library(library_path))
+            tracks = _plan_tracks(library)
+        plan = make_plan(
+            start_spm=start_spm, goal_spm=goal_spm, weeks=weeks,
+            max_weekly_increase_pct=max_weekly_increase, hold_every=hold_every,
+            sessions_per_week=sessions, minutes_per_session=minutes, warmup_minutes=warmup,
+            cooldown_minutes=cooldown, force=force, measured_from=measured,
+        )
+        from beatrun.export import plan_chart, write_plan, write_plan_bundle
+
+        bundle = None
+        if playlists_dir:  # first: -o and --chart may point into the folder it creates
+            bundle = write_plan_bundle(
+                plan, playlists_dir, tracks=tracks, tolerance_pct=tolerance,
+                per_session=per_session, seed=seed, library=library,
+                preferences=_plan_preferences(None, like_artist, exclude_artist),
+            )
     written = []
     if output:
         written.append(str(write_plan(plan, output, tolerance_pct=tolerance)))
@@ -1340,8 +1412,8 @@ def _render_outputs(
             )
             if result.removed:
                 count = len(result.removed)
-                click.echo(f"Removed {count} file{'' if count == 1 else 's'} of an earlier "
-                           "render that are not in this playlist")
+                click.echo(f"Removed {count} file{'' if count == 1 else 's'} left from an "
+                           "earlier render of another playlist")
     if mix_path is not None:
         with progress_bar(None, "Mixing", enabled=not as_json):
             mix = render.render_mix(
@@ -1410,7 +1482,11 @@ def render_cmd(playlist_json: str, out_dir: str, fmt: str, mix_path: str | None,
     """Stretch a saved playlist's songs to the exact cadence.
 
     Writes "01 - Artist - Title.flac" files and an M3U8 into OUT_DIR; an
-    interrupted render resumes without redoing finished songs.
+    interrupted render resumes without redoing finished songs. Rendering
+    another playlist into the same folder renames the songs it shares with
+    the earlier one and deletes the earlier one's other songs (only files
+    beatrun wrote there). With --mix, a song that cannot be opened is left
+    out and its neighbours join on the beat.
 
     Example: beatrun render run.json out/ --mix run-mix.mp3
     """

@@ -549,6 +549,12 @@ def plan_summary_markdown(
     return "\n".join(lines)
 
 
+def plan_history_name(week: int, *, session: int | None = None, title: str | None = None) -> str:
+    """The name a plan's playlist gets in the library history: "plan Ana week 2 session 1"."""
+    who = f" {title}" if title else ""
+    return f"plan{who} week {week}" + (f" session {session}" if session else "")
+
+
 def write_plan_bundle(
     plan: Any,
     directory: str | os.PathLike[str],
@@ -563,6 +569,7 @@ def write_plan_bundle(
     history: Any = None,
     seed: int = 0,
     relative: bool = False,
+    library: Any = None,
 ) -> PlanBundle:
     """Write everything an athlete needs into ``directory`` (created if needed).
 
@@ -570,6 +577,12 @@ def write_plan_bundle(
     ``week-NN.json`` per week (``week-NN-session-K.*`` with ``per_session``)
     when ``tracks`` is given, and ``summary.md``. Playlists come from
     :func:`beatrun.plan.plan_playlists` (same options).
+
+    library : an open ``beatrun.library.Library`` or None; each playlist written
+    is recorded in its history (``Library.record_playlist``) as "plan week 1"
+    ("plan TITLE week 1", "plan week 1 session 2"), so that later ``beatrun
+    playlist`` runs prefer other songs. The plan itself does not read that
+    history: the same plan and library give the same playlists again.
     """
     from beatrun.plan import plan_playlists
 
@@ -604,6 +617,11 @@ def write_plan_bundle(
             write_playlist(wp.playlist, folder / f"{wp.name}.json", relative=relative)
             files += [m3u, folder / f"{wp.name}.json"]
             written.append((wp, m3u))
+            if library is not None:
+                library.record_playlist(
+                    plan_history_name(wp.week, session=wp.session, title=title),
+                    [m.track.id for m in wp.playlist.entries if m.track.id is not None],
+                )
             rows.append((wp.name, m3u, len(wp.playlist), wp.playlist.total_s / 60, wp.note))
     summary = folder / "summary.md"
     atomic_write_text(summary, plan_summary_markdown(

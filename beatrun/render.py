@@ -74,6 +74,8 @@ PAD_S = 0.5
 """Context (seconds of input) stretched on each side of a piece and then dropped."""
 JOIN_S = 0.02
 """Crossfade (seconds of output) joining consecutive pieces."""
+MIX_BLOCK_S = 2
+"""Seconds of a mix faded, summed and written at once (its temporaries stay this small)."""
 MIN_RATIO = 0.5
 MAX_RATIO = 2.0
 FORMATS = ("flac", "mp3", "ogg", "wav")
@@ -113,6 +115,8 @@ class RenderedTrack:
     error: str | None = None
     warnings: tuple[str, ...] = ()
     cpu_s: float = 0.0
+    renamed_from: str | None = None
+    """File name this song had in an earlier render of the folder (renamed, not redone)."""
 
     @property
     def ok(self) -> bool:
@@ -126,11 +130,16 @@ class RenderedTrack:
 
 @dataclass(frozen=True)
 class RenderResult:
-    """A rendered playlist: the songs in order and the M3U8 listing them."""
+    """A rendered playlist: the songs in order and the M3U8 listing them.
+
+    removed : file names (in ``out_dir``) of an earlier render that are not part
+    of this playlist and were deleted (only files the render manifest knows).
+    """
 
     out_dir: str
     m3u8: str | None
     tracks: tuple[RenderedTrack, ...]
+    removed: tuple[str, ...] = ()
 
     @property
     def rendered(self) -> int:
@@ -144,13 +153,20 @@ class RenderResult:
     def failed(self) -> int:
         return sum(1 for t in self.tracks if not t.ok)
 
+    @property
+    def renamed(self) -> int:
+        """Songs already rendered under another number, renamed (counted in ``skipped``)."""
+        return sum(1 for t in self.tracks if t.renamed_from is not None)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "out_dir": self.out_dir,
             "m3u8": self.m3u8,
             "rendered": self.rendered,
             "skipped": self.skipped,
+            "renamed": self.renamed,
             "failed": self.failed,
+            "removed": list(self.removed),
             "tracks": [t.to_dict() for t in self.tracks],
         }
 
@@ -192,12 +208,23 @@ class MixTransition:
 
 
 @dataclass(frozen=True)
+class MixSkip:
+    """A playlist entry left out of a mix, and the one-line reason."""
+
+    index: int
+    path: str | None
+    reason: str
+
+
+@dataclass(frozen=True)
 class MixResult:
     """A continuous mix: its file, layout and the step grid it follows.
 
     step_times_s : every step of the cadence grid in mix time (the beat at one
     step per beat; at two steps per beat, every half beat), where the music's
     beats land and where ``click`` puts its clicks.
+    skipped : entries left out (no local file, cannot be opened, no tempo...);
+    their neighbours join directly, still on the beat.
     """
 
     path: str
@@ -207,6 +234,12 @@ class MixResult:
     transitions: tuple[MixTransition, ...]
     step_times_s: tuple[float, ...] = field(repr=False, default=())
     cpu_s: float = 0.0
+    skipped: tuple[MixSkip, ...] = ()
+
+    @property
+    def failed(self) -> int:
+        """How many playlist entries are not in the mix."""
+        return len(self.skipped)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -217,6 +250,8 @@ class MixResult:
             "transitions": [asdict(t) for t in self.transitions],
             "steps": len(self.step_times_s),
             "cpu_s": self.cpu_s,
+            "failed": self.failed,
+            "skipped": [asdict(s) for s in self.skipped],
         }
 
 
@@ -819,23 +854,64 @@ def _source_state(path: str) -> tuple[int, float] | None:
 
 
 def _load_manifest(out_dir: Path) -> dict[str, Any]:
+    """``{"songs": {file name: record}, "playlists": {file name: size}}`` of ``out_dir``.
+
+    Reads the current format and the flat ``{file name: record}`` of earlier
+    versions; a missing or unreadable manifest is an empty one.
+    """
     try:
         data = json.loads((out_dir / MANIFEST_NAME).read_text(encoding="utf-8"))
-        return data if isinstance(data, dict) else {}
-    except (OSError, json.JSONDecodeError):
-        return {}
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        data = None
+    if not isinstance(data, dict):
+        data = {}
+    if data.get("format") == "beatrun-render":
+        songs, playlists = data.get("songs"), data.get("playlists")
+    else:  # version 1: a flat {file name: record}
+        songs, playlists = data, {}
+    return {
+        "songs": {k: v for k, v in (songs or {}).items()
+                  if isinstance(v, dict) and _plain_name(k)},
+        "playlists": {k: v for k, v in (playlists or {}).items() if _plain_name(k)},
+    }
 
 
 def _save_manifest(out_dir: Path, manifest: dict[str, Any]) -> None:
+    data = {"format": "beatrun-render", "version": 2, **manifest}
     tmp = out_dir / (MANIFEST_NAME + ".tmp")
-    tmp.write_text(json.dumps(manifest, indent=1, sort_keys=True), encoding="utf-8")
+    tmp.write_text(json.dumps(data, indent=1, sort_keys=True), encoding="utf-8")
     os.replace(tmp, out_dir / MANIFEST_NAME)
+
+
+def _plain_name(name: Any) -> bool:
+    """True for a bare file name (no folder part, not the manifest): never a path elsewhere."""
+    return (isinstance(name, str) and name not in ("", ".", "..", MANIFEST_NAME)
+            and "/" not in name and "\\" not in name and "\x00" not in name)
+
+
+def _ours(out_dir: Path, name: str, size: Any) -> bool:
+    """True when ``name`` is a regular file that still has the size beatrun wrote.
+
+    A file the user replaced or edited since (another size) is not beatrun's
+    to delete or rename any more. ``size`` None (older manifests): not checked.
+    """
+    path = out_dir / name
+    try:
+        if path.is_symlink() or not path.is_file():
+            return False
+        return size is None or path.stat().st_size == int(size)
+    except (OSError, ValueError, TypeError):
+        return False
 
 
 def _manifest_key(entry: _Entry, state: tuple[int, float], fmt: str, click: float) -> dict:
     return {"src": entry.path, "size": state[0], "mtime": state[1],
             "ratio": round(entry.ratio, 9), "format": fmt, "click": click,
             "version": RENDER_VERSION}
+
+
+def _same_render(record: Any, key: dict) -> bool:
+    return isinstance(record, dict) and {k: record.get(k) for k in key} == key
 
 
 def _render_job(args: dict[str, Any]) -> RenderedTrack:
@@ -851,6 +927,31 @@ def _render_job(args: dict[str, Any]) -> RenderedTrack:
         reason = str(exc).splitlines()[0] if str(exc) else ""
         return RenderedTrack(index=args["index"], src=str(args["src"]), dst=str(args["dst"]),
                              ratio=args["ratio"], error=f"{type(exc).__name__}: {reason}")
+
+
+def _is_shape(name: str) -> bool:
+    """True when ``name`` is a raw segment shape such as "2m@160,6m@170,1m@160"."""
+    from beatrun.match import parse_segments
+
+    try:
+        parse_segments(name)
+    except BeatrunError:
+        return False
+    return True
+
+
+def m3u8_file_name(playlist_name: str | None) -> str:
+    """The M3U8 file name render writes for a playlist called ``playlist_name``.
+
+    "Run 170" gives "Run 170.m3u8" (made safe); no name, or a raw shape such as
+    "2m@160,6m@170,1m@160", gives "playlist.m3u8".
+    """
+    name = (playlist_name or "").strip()
+    if name.lower().endswith(".m3u8"):
+        name = name[:-5].strip()
+    if not name or _is_shape(name):
+        return "playlist.m3u8"
+    return safe_filename(name, max_len=120 - len(".m3u8")) + ".m3u8"
 
 
 def render_playlist(
@@ -870,13 +971,21 @@ def render_playlist(
     format : "flac", "mp3" or "ogg" (or "wav").
     workers : int >= 1, processes (default: one per core; 1 runs in this process).
     progress : called with each RenderedTrack as it finishes (or is skipped).
-    m3u8_name : file name of the M3U8 (default: the playlist's name, else "playlist.m3u8").
+    m3u8_name : file name of the M3U8 (default: :func:`m3u8_file_name` of the
+        playlist's name, e.g. "Run 170.m3u8"; "playlist.m3u8" for a raw shape).
 
     Files are named "01 - Artist - Title.flac" (made safe); an M3U8 lists them
-    in order. Resumable: a song whose file exists and whose entry in the
-    ``.beatrun-render.json`` manifest matches (source size and mtime, ratio,
-    format, renderer version) is not redone. One failing song is reported in
-    its RenderedTrack and the others go on.
+    in order. The ``.beatrun-render.json`` manifest remembers what beatrun wrote
+    into the folder (source size and mtime, ratio, format, renderer version), so:
+
+    - a song whose file exists and matches is not redone (an interrupted render
+      resumes);
+    - a song rendered before under another number is renamed, not redone;
+    - songs and M3U8s of an earlier render that are not part of this playlist
+      are deleted (``RenderResult.removed``). Only files the manifest knows,
+      still the size beatrun wrote, are ever deleted: nothing else in the folder.
+
+    One failing song is reported in its RenderedTrack and the others go on.
     """
     fmt = _format_of(Path(f"x.{format}"), format)
     if click and not 0 < click_volume <= 1:
@@ -890,6 +999,7 @@ def render_playlist(
     except OSError as exc:
         raise BeatrunError(f"cannot create folder {out}: {exc.strerror}") from None
     manifest = _load_manifest(out)
+    songs: dict[str, dict[str, Any]] = manifest["songs"]
     click_level = click_volume if click else 0.0
     results: dict[int, RenderedTrack] = {}
     jobs: list[dict[str, Any]] = []
@@ -900,9 +1010,22 @@ def render_playlist(
         if progress is not None:
             progress(track)
 
-    for entry in entries:
-        name = rendered_name(entry.index, artist=entry.artist, title=entry.title,
-                             path=entry.path, format=fmt)
+    def add_job(entry: _Entry, dst: Path, key: dict) -> None:
+        keys[entry.index] = key
+        jobs.append({
+            "src": entry.path, "dst": str(dst), "ratio": entry.ratio, "format": fmt,
+            "target_bpm": entry.target_bpm, "beat_offset_s": entry.beat_offset_s,
+            "beat_period_s": entry.song_period_s, "steps_per_beat": entry.steps_per_beat,
+            "click_volume": click_level, "index": entry.index,
+            "tags": {"artist": entry.artist, "title": entry.title},
+        })
+
+    names = {entry.index: rendered_name(entry.index, artist=entry.artist, title=entry.title,
+                                        path=entry.path, format=fmt) for entry in entries}
+    todo: list[tuple[_Entry, str, Path, dict]] = []
+    done: set[str] = set()
+    for entry in entries:  # first the songs already in place
+        name = names[entry.index]
         dst = out / name
         if not entry.path:
             finish(RenderedTrack(entry.index, "", str(dst), entry.ratio,
@@ -914,25 +1037,80 @@ def render_playlist(
                                  error=f"cannot read {entry.path}: no such file; rescan"))
             continue
         key = _manifest_key(entry, state, fmt, click_level)
-        done = manifest.get(name)
-        if dst.is_file() and isinstance(done, dict) and {k: done.get(k) for k in key} == key:
+        record = songs.get(name)
+        if dst.is_file() and _same_render(record, key):
+            done.add(name)
             finish(RenderedTrack(entry.index, entry.path, str(dst), entry.ratio,
                                  target_bpm=entry.target_bpm, skipped=True,
-                                 duration_out_s=float(done.get("duration_out_s") or 0.0)))
+                                 duration_out_s=float(record.get("duration_out_s") or 0.0)))
             continue
-        keys[entry.index] = key
-        jobs.append({
-            "src": entry.path, "dst": str(dst), "ratio": entry.ratio, "format": fmt,
-            "target_bpm": entry.target_bpm, "beat_offset_s": entry.beat_offset_s,
-            "beat_period_s": entry.song_period_s, "steps_per_beat": entry.steps_per_beat,
-            "click_volume": click_level, "index": entry.index,
-            "tags": {"artist": entry.artist, "title": entry.title},
-        })
+        todo.append((entry, name, dst, key))
+
+    renames: list[tuple[str, _Entry, str, Path, dict]] = []  # (old, entry, new, dst, key)
+    claimed: set[str] = set()
+    for entry, name, dst, key in todo:  # then songs rendered before under another number
+        old = next((o for o, record in songs.items()
+                    if o not in done and o not in claimed and o != name
+                    and _same_render(record, key) and _ours(out, o, record.get("out_size"))),
+                   None)
+        if old is None:
+            add_job(entry, dst, key)
+        else:
+            claimed.add(old)
+            renames.append((old, entry, name, dst, key))
+
+    removed = []
+    keep = set(names.values()) | claimed
+    for old, record in list(songs.items()):  # songs of an earlier playlist: not ours to keep
+        if old in keep:
+            continue
+        if _ours(out, old, record.get("out_size")):
+            try:
+                (out / old).unlink()
+                removed.append(old)
+            except OSError:
+                continue  # still known: the next render tries again
+        del songs[old]
+    if removed or renames:
+        _save_manifest(out, manifest)
+
+    if renames:  # via temporary names, so that two songs can swap numbers
+        staged = []
+        for n, (old, entry, name, dst, key) in enumerate(renames):
+            tmp = f".beatrun-rename-{n}{dst.suffix}"
+            while tmp in songs or (out / tmp).exists():
+                n += len(renames)
+                tmp = f".beatrun-rename-{n}{dst.suffix}"
+            try:
+                os.replace(out / old, out / tmp)
+            except OSError:
+                add_job(entry, dst, key)
+                continue
+            songs[tmp] = songs.pop(old)
+            staged.append((tmp, old, entry, name, dst, key))
+        _save_manifest(out, manifest)
+        for tmp, old, entry, name, dst, key in staged:
+            record = songs.pop(tmp)
+            try:
+                os.replace(out / tmp, dst)
+            except OSError:
+                songs[tmp] = record  # left under its temporary name: removed next time
+                add_job(entry, dst, key)
+                continue
+            songs[name] = record
+            finish(RenderedTrack(entry.index, entry.path or "", str(dst), entry.ratio,
+                                 target_bpm=entry.target_bpm, skipped=True, renamed_from=old,
+                                 duration_out_s=float(record.get("duration_out_s") or 0.0)))
+        _save_manifest(out, manifest)
 
     def record(track: RenderedTrack) -> None:
         if track.ok:
-            manifest[Path(track.dst).name] = {**keys[track.index],
-                                              "duration_out_s": track.duration_out_s}
+            try:
+                size = os.stat(track.dst).st_size
+            except OSError:
+                size = None
+            songs[Path(track.dst).name] = {**keys[track.index], "out_size": size,
+                                           "duration_out_s": track.duration_out_s}
             _save_manifest(out, manifest)
         finish(track)
 
@@ -953,10 +1131,24 @@ def render_playlist(
         name = getattr(playlist, "name", None)
         if name is None and isinstance(playlist, dict):
             name = playlist.get("name")
-        m3u8_name = f"{name}.m3u8" if name else "playlist.m3u8"
-    m3u8 = out / safe_filename(m3u8_name)
+        m3u8_file = m3u8_file_name(name)
+    else:
+        m3u8_file = safe_filename(m3u8_name)
+    m3u8 = out / m3u8_file
     _write_m3u8(m3u8, ordered, entries)
-    return RenderResult(out_dir=str(out), m3u8=str(m3u8), tracks=ordered)
+    lists: dict[str, Any] = manifest["playlists"]
+    for old, size in list(lists.items()):  # an earlier render's M3U8 lists deleted songs
+        if old != m3u8_file and _ours(out, old, size):
+            try:
+                (out / old).unlink()
+                removed.append(old)
+            except OSError:
+                continue
+        lists.pop(old, None)
+    lists[m3u8_file] = m3u8.stat().st_size
+    _save_manifest(out, manifest)
+    return RenderResult(out_dir=str(out), m3u8=str(m3u8), tracks=ordered,
+                        removed=tuple(sorted(removed)))
 
 
 def _write_m3u8(path: Path, tracks: Sequence[RenderedTrack], entries: Sequence[_Entry]) -> None:
@@ -1083,6 +1275,10 @@ def render_mix(
     click : mix a metronome click on every step, at ``click_volume`` in (0, 1].
     sr : int, output sample rate (Hz).
 
+    A song that cannot be used (no local file, cannot be opened, no tempo, a
+    stretch beyond [0.5, 2]) is left out and listed in ``MixResult.skipped``;
+    its neighbours join directly, still on the beat.
+
     Memory holds one stretched piece plus the overlap, never the whole mix.
     """
     import bisect
@@ -1100,13 +1296,19 @@ def render_mix(
     out_path = Path(out_path)
     _format_of(out_path, None)
     cpu0 = time.process_time()
-    entries = [e for e in _entries(playlist) if e.path]
-    durations = []
-    for entry in entries:
-        with _Source(entry.path, sr=sr) as source:
-            durations.append(source.frames / sr)
+    entries, durations, skipped = [], [], []
+    for entry in _entries(playlist):
+        duration, reason = _mix_usable(entry, sr=sr, crossfade_beats=crossfade_beats)
+        if reason is not None:
+            skipped.append(MixSkip(entry.index, entry.path, reason))
+            continue
+        entries.append(entry)
+        durations.append(duration)
     if not entries:
-        raise BeatrunError("nothing to mix: the playlist has no local files")
+        if all(s.path is None for s in skipped):
+            raise BeatrunError("nothing to mix: the playlist has no local files")
+        raise BeatrunError(f"nothing to mix: none of the {len(skipped)} songs can be used "
+                           f"(song {skipped[0].index}: {skipped[0].reason})")
     cadences = [e.cadence_spm or (e.target_bpm or 0) * e.steps_per_beat for e in entries]
     songs = [
         _plan_song(e, d, next_cadence=cadences[i + 1] if i + 1 < len(entries) else None,
@@ -1166,7 +1368,8 @@ def render_mix(
             fade_out_len = int(round(ends[i] * sr)) - next_start if next_start is not None else 0
             pos = 0
             with _Source(song.entry.path, sr=sr) as source:
-                for block in _stretch_stream(source, song.pieces):
+                for block in _sub_blocks(_stretch_stream(source, song.pieces),
+                                         MIX_BLOCK_S * sr):
                     block = _to_stereo(block)
                     n = block.shape[1]
                     idx = np.arange(pos, pos + n)
@@ -1208,7 +1411,33 @@ def render_mix(
     )
     return MixResult(path=str(out_path), sr=sr, duration_s=total / sr, parts=parts,
                      transitions=transitions, step_times_s=tuple(grid),
-                     cpu_s=time.process_time() - cpu0)
+                     cpu_s=time.process_time() - cpu0, skipped=tuple(skipped))
+
+
+def _mix_usable(entry: _Entry, *, sr: int, crossfade_beats: int) -> tuple[float, str | None]:
+    """(input seconds, None) for a song the mix can use, else (0, the one-line reason)."""
+    if not entry.path:
+        return 0.0, "no local file for this track (a streaming-only track)"
+    try:
+        with _Source(entry.path, sr=sr) as source:
+            duration = source.frames / sr
+        # the song's own tempo and ratio (the glide to its neighbour is checked later)
+        _plan_song(entry, duration, next_cadence=None, crossfade_beats=crossfade_beats,
+                   glide_beats=0)
+    except BeatrunError as err:
+        message = err.message
+        return 0.0, message if entry.path in message else f"{entry.path}: {message}"
+    except Exception as exc:  # noqa: BLE001 - one unreadable song must not stop the mix
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        return 0.0, f"cannot read {entry.path}: {reason}"
+    return duration, None
+
+
+def _sub_blocks(blocks: Iterable[Any], size: int) -> Iterator[Any]:
+    """The same frames as ``blocks``, in views of at most ``size`` frames."""
+    for block in blocks:
+        for start in range(0, block.shape[-1], size):
+            yield block[..., start: start + size]
 
 
 def _to_stereo(block: Any) -> Any:

@@ -393,3 +393,120 @@ def write_tcx(path, points):
     from test_activity import write_tcx as writer
 
     return writer(path, points)
+
+
+# ---------------------------------------------------------------------------
+# library history and artist preferences
+# ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def fresh_library(tmp_path) -> Path:
+    from beatrun.library import Library
+
+    path = tmp_path / "fresh.db"
+    with Library(path) as library:
+        for track in make_tracks():
+            library.upsert_track(track)
+    return path
+
+
+def _history(db: Path) -> list[tuple[str, list[int]]]:
+    import sqlite3
+
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute("SELECT id, name FROM playlists ORDER BY id").fetchall()
+        return [(name, [t for (t,) in conn.execute(
+            "SELECT track_id FROM playlist_tracks WHERE playlist_id = ? ORDER BY position",
+            (pid,))]) for pid, name in rows]
+
+
+def _week_ids(path: Path) -> list[int]:
+    return [e["track_id"] for e in json.loads(path.read_text())["entries"]]
+
+
+def test_written_plan_playlists_count_for_freshness(tmp_path, fresh_library):
+    out = tmp_path / "out"
+    args = ["plan", "--from", "162", "--to", "166", "--weeks", "2", "--library",
+            str(fresh_library)]
+
+    def preview() -> set[int]:
+        result = run("playlist", "--cadence", "166", "--minutes", "20", "--library",
+                     str(fresh_library), "--json")
+        assert result.exit_code == 0, result.output
+        return {e["track_id"] for e in json.loads(result.stdout)["entries"]}
+
+    before = preview()  # a preview is not recorded either
+    assert run(*args, "-o", str(tmp_path / "plan.csv")).exit_code == 0
+    assert _history(fresh_library) == []  # nothing written: nothing recorded
+    result = run(*args, "--playlists", str(out))
+    assert result.exit_code == 0, result.output
+    assert _history(fresh_library) == [("plan week 1", _week_ids(out / "week-01.json")),
+                                       ("plan week 2", _week_ids(out / "week-02.json"))]
+    # the ordinary playlist command now prefers songs the plan did not use
+    used = set(_week_ids(out / "week-01.json")) | set(_week_ids(out / "week-02.json"))
+    after = preview()
+    assert len(after & used) < len(before & used)
+
+
+def test_bundle_records_each_session_under_the_athletes_name(tmp_path, fresh_library):
+    from beatrun.library import Library
+
+    plan = make_plan(start_spm=162, goal_spm=164, weeks=1, sessions_per_week=2,
+                     minutes_per_session=15)
+    with Library(fresh_library) as library:
+        tracks = library.tracks()
+        plan_playlists(plan, tracks)  # building alone records nothing
+        assert library.recent_track_ids() == {}
+        bundle = write_plan_bundle(plan, tmp_path / "ana", tracks=tracks, title="Ana",
+                                   per_session=True, library=library)
+    assert [name for name, _ in _history(fresh_library)] == [
+        "plan Ana week 1 session 1", "plan Ana week 1 session 2"]
+    assert [ids for _, ids in _history(fresh_library)] == [
+        _week_ids(tmp_path / "ana" / f"{name}.json") for name, *_ in bundle.playlists]
+
+
+def _artists(folder: Path) -> list[str]:
+    return [e["artist"] for p in sorted(folder.glob("week-*.json"))
+            for e in json.loads(p.read_text())["entries"]]
+
+
+def test_plan_like_and_exclude_artists(tmp_path, library_db):
+    base = ["plan", "--from", "162", "--to", "168", "--weeks", "3", "--library",
+            str(library_db)]
+    plain = run(*base, "--playlists", str(tmp_path / "plain"))
+    assert plain.exit_code == 0, plain.output
+    assert {"Artist 1", "Artist 2"} <= set(_artists(tmp_path / "plain"))
+    picky = run(*base, "--playlists", str(tmp_path / "picky"), "--exclude-artist", "artist 1",
+                "--exclude-artist", "Artist 2", "--like-artist", "Artist 6")
+    assert picky.exit_code == 0, picky.output
+    artists = _artists(tmp_path / "picky")
+    assert artists and not {"Artist 1", "Artist 2"} & set(artists)
+    assert artists.count("Artist 6") > _artists(tmp_path / "plain").count("Artist 6")
+
+
+def test_plan_artist_options_need_playlists(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = run("plan", "--from", "162", "--to", "166", "--weeks", "2", "--like-artist", "X",
+                 "-o", "plan.csv")
+    assert result.exit_code == 2
+    assert result.output == ("Error: --like-artist and --exclude-artist choose the songs of "
+                             "weekly playlists: add --playlists DIR\n")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_roster_exclude_artist_applies_to_every_athlete(tmp_path, fresh_library):
+    roster = tmp_path / "athletes.toml"
+    roster.write_text(ROSTER.replace('activity = "runs/ben.fit"', "cadence = 160"),
+                      encoding="utf-8")
+    out = tmp_path / "plans"
+    result = run("plan", "--roster", str(roster), "--playlists", str(out), "--library",
+                 str(fresh_library), "--exclude-artist", "Artist 2")
+    assert result.exit_code == 0, result.output
+    for folder in ("ana-souza", "ben-o-connor", "chloe-martin"):
+        artists = _artists(out / folder)
+        assert artists and "Artist 2" not in artists  # in every folder without it
+    assert "Artist 3" in _artists(out / "ana-souza")  # her own like_artists still apply
+    names = [name for name, _ in _history(fresh_library)]
+    assert names[:2] == ["plan Ana Souza week 1", "plan Ana Souza week 2"]
+    assert len(names) == 4 + 4 + 3

@@ -404,3 +404,193 @@ def test_click_rejects_bad_cadence(tmp_path):
     with pytest.raises(UsageError, match="cadence must be between 60 and 260"):
         render.write_click(tmp_path / "c.mp3", cadence_spm=20, minutes=1)
     assert not (tmp_path / "c.mp3").exists()
+
+
+# ---------------------------------------------------------------------------
+# Rendering into a folder that holds an earlier render
+# ---------------------------------------------------------------------------
+
+
+def _inodes(folder: Path) -> dict[str, int]:
+    return {p.name: p.stat().st_ino for p in folder.iterdir()}
+
+
+def test_new_playlist_removes_old_songs_and_renames_moved_ones(pulse_songs, tmp_path):
+    out = tmp_path / "out"
+    first = render.render_playlist(_playlist(pulse_songs[:3], name="monday"), out, workers=1)
+    assert first.failed == 0 and first.removed == ()
+    (out / "notes.txt").write_text("mine")
+    (out / "99 - Mine.flac").write_bytes(b"not beatrun's")
+    edited = out / "02 - Pulse - Song 1.flac"  # the user re-tagged this one: not ours any more
+    with edited.open("ab") as f:
+        f.write(b"\0" * 10)
+    before = _inodes(out)
+
+    second = render.render_playlist(_playlist([pulse_songs[2], pulse_songs[3]], name="tuesday"),
+                                    out, workers=1)
+    assert (second.rendered, second.skipped, second.renamed, second.failed) == (1, 1, 1, 0)
+    moved = second.tracks[0]
+    assert Path(moved.dst).name == "01 - Pulse - Song 2.flac"
+    assert moved.renamed_from == "03 - Pulse - Song 2.flac"
+    assert moved.duration_out_s == pytest.approx(first.tracks[2].duration_out_s)
+    after = _inodes(out)
+    assert after["01 - Pulse - Song 2.flac"] == before["03 - Pulse - Song 2.flac"]  # not redone
+    assert second.removed == ("01 - Pulse - Song 0.flac", "monday.m3u8")
+    assert sorted(after) == [".beatrun-render.json", "01 - Pulse - Song 2.flac",
+                             "02 - Pulse - Song 1.flac", "02 - Pulse - Song 3.flac",
+                             "99 - Mine.flac", "notes.txt", "tuesday.m3u8"]
+    assert (out / "notes.txt").read_text() == "mine"
+    assert (out / "99 - Mine.flac").read_bytes() == b"not beatrun's"
+    assert edited.read_bytes().endswith(b"\0" * 10)
+    listed = [line for line in (out / "tuesday.m3u8").read_text().splitlines()
+              if not line.startswith("#")]
+    assert listed == ["01 - Pulse - Song 2.flac", "02 - Pulse - Song 3.flac"]
+
+    # the edited file is forgotten, never deleted; a third render leaves it alone too
+    third = render.render_playlist(_playlist([pulse_songs[3]], name="tuesday"), out, workers=1)
+    assert third.tracks[0].renamed_from == "02 - Pulse - Song 3.flac"
+    assert third.removed == ("01 - Pulse - Song 2.flac",)
+    assert edited.is_file() and (out / "99 - Mine.flac").is_file()
+
+
+def test_two_songs_swapping_places_are_renamed_not_redone(pulse_songs, tmp_path):
+    out = tmp_path / "out"
+    a = dict(pulse_songs[0], title="Same")
+    b = dict(pulse_songs[2], title="Same")
+    render.render_playlist(_playlist([a, b]), out, workers=1)
+    before = _inodes(out)
+    swapped = render.render_playlist(_playlist([b, a]), out, workers=1)
+    assert (swapped.rendered, swapped.renamed) == (0, 2)
+    after = _inodes(out)
+    assert after["01 - Pulse - Same.flac"] == before["02 - Pulse - Same.flac"]
+    assert after["02 - Pulse - Same.flac"] == before["01 - Pulse - Same.flac"]
+    assert not [n for n in after if "rename" in n]
+    again = render.render_playlist(_playlist([b, a]), out, workers=1)
+    assert (again.skipped, again.renamed, again.removed) == (2, 0, ())
+
+
+def test_manifest_cannot_point_outside_the_folder(pulse_songs, tmp_path):
+    import json
+
+    out = tmp_path / "out"
+    out.mkdir()
+    victim = tmp_path / "precious.flac"
+    victim.write_bytes(b"keep me")
+    (out / render.MANIFEST_NAME).write_text(json.dumps(
+        {"../precious.flac": {"src": "x"}, "/etc/hostname": {"src": "y"}}))
+    result = render.render_playlist(_playlist(pulse_songs[:1]), out, workers=1)
+    assert result.removed == () and result.rendered == 1
+    assert victim.read_bytes() == b"keep me"
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("2m@160,6m@170,1m@160", "playlist.m3u8"),
+        ("warm-up=5m@160, main=30m@170", "playlist.m3u8"),
+        (None, "playlist.m3u8"),
+        ("", "playlist.m3u8"),
+        ("Run 170", "Run 170.m3u8"),
+        ("Run 170.m3u8", "Run 170.m3u8"),
+        ("Tempo 5/10: fast?", "Tempo 5_10_ fast_.m3u8"),
+        ("170 spm, 45 min", "170 spm, 45 min.m3u8"),
+    ],
+)
+def test_m3u8_file_name(name, expected):
+    assert render.m3u8_file_name(name) == expected
+
+
+def test_render_of_a_shape_named_playlist_writes_playlist_m3u8(pulse_songs, tmp_path):
+    result = render.render_playlist(_playlist(pulse_songs[:1], name="2m@160,6m@170,1m@160"),
+                                    tmp_path, workers=1)
+    assert result.m3u8 == str(tmp_path / "playlist.m3u8")
+    assert sorted(p.name for p in tmp_path.glob("*.m3u8")) == ["playlist.m3u8"]
+
+
+# ---------------------------------------------------------------------------
+# The mix leaves out songs it cannot use
+# ---------------------------------------------------------------------------
+
+
+def test_mix_leaves_out_unreadable_songs_and_stays_on_the_beat(pulse_songs, tmp_path):
+    broken = tmp_path / "broken.mp3"
+    broken.write_bytes(b"\x00" * 1000)
+    entries = [pulse_songs[0], dict(pulse_songs[1], path=str(broken)), pulse_songs[2],
+               dict(pulse_songs[3], path=str(tmp_path / "gone.wav"))]
+    out = tmp_path / "mix.wav"
+    mix = render.render_mix(_playlist(entries), out, crossfade_beats=4, glide_beats=8, sr=SR)
+    assert [s.index for s in mix.skipped] == [2, 4] and mix.failed == 2
+    assert str(broken) in mix.skipped[0].reason and "\n" not in mix.skipped[0].reason
+    assert "gone.wav" in mix.skipped[1].reason
+    assert [p.index for p in mix.parts] == [1, 3]
+    assert [(t.from_cadence_spm, t.to_cadence_spm) for t in mix.transitions] == [(170.0, 178.0)]
+    assert mix.to_dict()["failed"] == 2
+    data, sr = _read(out)
+    grid = np.array(mix.step_times_s)
+    ons = _onsets(data.mean(axis=0), sr)
+    assert len(ons) > 40
+    assert max(np.min(np.abs(grid - t)) for t in ons) < 0.02
+    assert broken.read_bytes() == b"\x00" * 1000
+
+
+def test_mix_with_no_usable_song_says_why_and_writes_nothing(pulse_songs, tmp_path):
+    broken = tmp_path / "broken.mp3"
+    broken.write_bytes(b"\x00" * 1000)
+    too_slow = dict(pulse_songs[0], bpm=60.0, beat_period_s=1.0)  # 170 spm: stretch x2.83
+    entries = [dict(pulse_songs[0], path=str(broken)), too_slow]
+    with pytest.raises(BeatrunError, match=r"^nothing to mix: none of the 2 songs can be used "
+                                           rf"\(song 1: .*{broken.name}: cannot decode") as err:
+        render.render_mix(_playlist(entries), tmp_path / "mix.flac", sr=SR)
+    assert "\n" not in str(err.value)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["broken.mp3"]
+    mix = render.render_mix(_playlist([too_slow, pulse_songs[0]]), tmp_path / "one.flac", sr=SR)
+    assert [p.index for p in mix.parts] == [2]
+    assert mix.skipped[0].reason.startswith(f"{pulse_songs[0]['path']}: stretch ratio must be")
+    (tmp_path / "one.flac").unlink()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["broken.mp3"]
+
+
+_MEMORY_SCRIPT = """
+import json, resource, sys
+import numpy as np
+from beatrun import audio, render
+
+playlist, folder = json.loads(sys.argv[1]), sys.argv[2]
+short = folder + "/short.wav"
+audio.write_audio(short, np.zeros(4 * 22050, np.float32), sr=22050)
+warm = {"entries": [dict(e, path=short) for e in playlist["entries"][:2]]}
+render.render_mix(warm, folder + "/warm.flac", sr=22050)  # imports, pools, codecs
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+mix = render.render_mix(playlist, folder + "/mix.flac", sr=22050)
+after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps({"growth_bytes": (after - before) * 1024, "duration_s": mix.duration_s,
+                  "parts": len(mix.parts)}))
+"""
+
+
+def test_mix_memory_stays_far_below_the_whole_mix(tmp_path):
+    """Eight 60 s songs: peak memory grows by a fraction of the uncompressed mix."""
+    import json
+    import subprocess
+    import sys
+
+    entries = []
+    for i, (bpm, spb, cadence) in enumerate([(165.0, 1, 170.0), (86.0, 2, 170.0),
+                                             (172.0, 1, 174.0), (88.0, 2, 174.0)]):
+        path = tmp_path / f"long{i}.wav"
+        signal = _pulses(bpm=bpm, seconds=60.0, offset_s=0.3, freq=700.0 + 150 * i)
+        signal += (0.1 * np.sin(2 * np.pi * 220 * np.arange(len(signal)) / SR)).astype(
+            np.float32)
+        audio.write_audio(path, signal, sr=SR)
+        entries.append({"path": str(path), "bpm": bpm, "steps_per_beat": spb,
+                        "cadence_spm": cadence, "beat_offset_s": 0.3,
+                        "beat_period_s": 60.0 / bpm, "artist": "Long", "title": str(i)})
+    env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
+    done = subprocess.run(
+        [sys.executable, "-c", _MEMORY_SCRIPT, json.dumps({"entries": entries * 2}),
+         str(tmp_path)], capture_output=True, text=True, env=env, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["parts"] == 8 and result["duration_s"] > 400
+    whole = result["duration_s"] * 22050 * 2 * 4  # stereo float32
+    assert result["growth_bytes"] < 0.4 * whole, (result["growth_bytes"] / 2**20, whole / 2**20)

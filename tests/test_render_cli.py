@@ -104,10 +104,59 @@ def test_render_counts_failed_songs_in_the_exit_code(playlist_json, tmp_path):
     result = CliRunner().invoke(cli, ["render", str(broken), str(tmp_path / "out")])
     assert result.exit_code == 1
     assert "gone.flac: no such file; rescan" in result.output
-    assert "Rendered 1 songs (0 already done, 1 failed)" in result.output
+    assert "Rendered 1 song (0 already done, 1 failed)" in result.output
     assert result.output.rstrip().endswith(
-        "Error: 1 songs could not be rendered; see their status above")
+        "Error: 1 song could not be rendered; see the messages above")
     assert (tmp_path / "out" / "01 - Runner - Song 1.flac").is_file()
+
+
+def test_render_mix_leaves_out_a_missing_song_and_counts_it(playlist_json, tmp_path):
+    data = json.loads(playlist_json.read_text(encoding="utf-8"))
+    gone = tmp_path / "gone.flac"
+    data["entries"].insert(1, dict(data["entries"][0], path=str(gone), title="Gone"))
+    broken = tmp_path / "broken.json"
+    broken.write_text(json.dumps(data), encoding="utf-8")
+    out, mix = tmp_path / "out", tmp_path / "mix.flac"
+    result = CliRunner().invoke(cli, ["render", str(broken), str(out), "--mix", str(mix),
+                                      "--workers", "1"])
+    assert result.exit_code == 1
+    assert f"Warning: song 2 left out of the mix: cannot read {gone}: no such file" in \
+        result.output
+    assert f"Mixed 2 songs into {mix} (0:" in result.output
+    assert "1 crossfades, 0 tempo glides); 1 left out\n" in result.output
+    assert result.output.rstrip().endswith(
+        "Error: 1 song could not be rendered and 1 song could not be mixed; "
+        "see the messages above")
+    assert mix.is_file()
+
+    only_mix = CliRunner().invoke(cli, ["render", str(broken), str(out), "--mix", str(mix),
+                                        "--json"])
+    assert only_mix.exit_code == 1
+    payload = json.loads(only_mix.stdout)
+    assert payload["mix"]["failed"] == 1 and payload["mix_failed"] == 1
+    assert [s["index"] for s in payload["mix"]["skipped"]] == [2]
+    assert [p["index"] for p in payload["mix"]["parts"]] == [1, 3]
+
+
+def test_render_a_new_playlist_into_the_same_folder(playlist_json, tmp_path):
+    out = tmp_path / "out"
+    first = CliRunner().invoke(cli, ["render", str(playlist_json), str(out), "--workers", "1"])
+    assert first.exit_code == 0, first.output
+    data = json.loads(playlist_json.read_text(encoding="utf-8"))
+    data["entries"] = data["entries"][1:]  # only "Song 2", now first
+    data["name"] = "2m@160,6m@170,1m@160"
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps(data), encoding="utf-8")
+    second = CliRunner().invoke(cli, ["render", str(other), str(out)])
+    assert second.exit_code == 0, second.output
+    assert any("01 - Runner - Song 2.flac" in line and
+               "renamed from 02 - Runner - Song 2.flac" in line
+               for line in second.output.splitlines())
+    assert (f"Rendered 0 songs (1 already done, 0 failed) into {out}; playlist "
+            f"{out / 'playlist.m3u8'}\n") in second.output
+    assert "Removed 2 files left from an earlier render of another playlist\n" in second.output
+    assert sorted(p.name for p in out.iterdir()) == [
+        ".beatrun-render.json", "01 - Runner - Song 2.flac", "playlist.m3u8"]
 
 
 def test_click_command_writes_a_metronome(tmp_path):

@@ -276,8 +276,8 @@ def test_playlist_command_sends_to_spotify(fake, tmp_path):
     assert "songs not found on Spotify" in first.stderr + second.stderr
 
 
-def test_plan_command_sends_weekly_playlists_to_spotify(fake, tmp_path):
-    sign_in(fake)
+def plan_library(fake: FakeSpotify, tmp_path) -> str:
+    """Twelve 4-minute songs at 160-163 BPM, in the library and on the fake Spotify."""
     lib_path = tmp_path / "lib.db"
     fake.add_tracks([make_track(n, duration_s=240.0) for n in range(12)])
     with Library(lib_path) as library:
@@ -286,6 +286,12 @@ def test_plan_command_sends_weekly_playlists_to_spotify(fake, tmp_path):
                 path=f"/music/{n}.mp3", duration_s=240.0, size=1, mtime=1.0,
                 tempo=TempoEstimate(bpm=160.0 + n % 4, confidence=0.9, analyser_version="1"),
                 tags=TagInfo(artist=f"Artist {n}", title=f"Song {n}")))
+    return str(lib_path)
+
+
+def test_plan_command_sends_weekly_playlists_to_spotify(fake, tmp_path):
+    sign_in(fake)
+    lib_path = plan_library(fake, tmp_path)
     args = ["plan", "--from", "160", "--to", "163", "--weeks", "2", "--sessions", "1",
             "--minutes", "12", "--playlists", str(tmp_path / "out"), "--library", str(lib_path),
             "--spotify"]
@@ -306,3 +312,62 @@ def test_plan_spotify_needs_playlists(fake):
     assert result.exit_code == 2
     assert result.output.endswith(
         "Error: --spotify needs --playlists DIR (the weekly playlists to send)\n")
+
+
+TEAM = """
+[defaults]
+weeks = 2
+sessions = 1
+minutes = 12
+goal = 163
+
+[[athletes]]
+name = "Ana"
+cadence = 160
+
+[[athletes]]
+name = "Ben"
+cadence = 160
+"""
+
+
+def test_plan_roster_sends_each_athletes_weeks_to_spotify(fake, tmp_path):
+    sign_in(fake)
+    lib_path = plan_library(fake, tmp_path)
+    roster = tmp_path / "team.toml"
+    roster.write_text(TEAM, encoding="utf-8")
+    args = ["plan", "--roster", str(roster), "--playlists", str(tmp_path / "out"),
+            "--library", lib_path, "--spotify", "Team"]
+    first = run(*args)
+    assert first.exit_code == 0, first.output
+    assert sorted(p["name"] for p in fake.playlists.values()) == [
+        "Team Ana week-01", "Team Ana week-02", "Team Ben week-01", "Team Ben week-02"]
+    assert all(p["uris"] for p in fake.playlists.values())
+    assert "Spotify playlist 'Team Ben week-02' created with" in first.output
+    assert "Roster team.toml: 2 of 2 athletes planned" in first.output
+    second = run(*args, "--json")
+    assert second.exit_code == 0, second.output
+    assert len(fake.playlists) == 4
+    assert second.stderr.count("already up to date") == 4
+    import json
+
+    data = json.loads(second.stdout)
+    assert [len(athlete["spotify"]) for athlete in data] == [2, 2]
+    assert_no_tokens(fake, first.output + second.output)
+
+
+def test_plan_roster_stops_sending_after_a_spotify_error(fake, tmp_path):
+    lib_path = plan_library(fake, tmp_path)  # not signed in
+    roster = tmp_path / "team.toml"
+    roster.write_text(TEAM, encoding="utf-8")
+    out = tmp_path / "out"
+    result = run("plan", "--roster", str(roster), "--playlists", str(out), "--library",
+                 lib_path, "--spotify", "Team")
+    assert result.exit_code == 1
+    assert result.output.count("Error: Ana: ") == 1 and "Error: Ben" not in result.output
+    assert "not sent to Spotify (it failed for Ana)" in result.output
+    assert result.output.rstrip().splitlines()[-1] == (
+        "Error: the playlists of 2 of 2 athletes were not sent to Spotify")
+    assert sorted(p.name for p in out.iterdir()) == ["ana", "ben"]
+    assert len(list((out / "ben").glob("week-*.m3u8"))) == 2  # the files are written anyway
+    assert fake.playlists == {}
