@@ -781,32 +781,23 @@ def playlist_cmd(
 # ---------------------------------------------------------------------------
 
 
-def _plan_clock(seconds: float | None) -> str:
-    """Seconds as H:MM:SS or M:SS."""
-    if seconds is None:
-        return "-"
-    seconds = int(round(seconds))
-    hours, rest = divmod(seconds, 3600)
-    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
-
-
 def _print_cadence_report(report: Any) -> None:
     km = "-" if report.distance_m is None else f"{report.distance_m / 1000:.2f} km"
     click.echo(
         f"{report.path} ({report.format}): median {report.median_spm:.1f} spm over "
-        f"{_plan_clock(report.running_s)} of running (of {_plan_clock(report.total_s)} "
-        f"recorded; walking {_plan_clock(report.walking_s)}, stopped "
-        f"{_plan_clock(report.stopped_s)}), {km}"
+        f"{fmt_clock(report.running_s)} of running (of {fmt_clock(report.total_s)} "
+        f"recorded; walking {fmt_clock(report.walking_s)}, stopped "
+        f"{fmt_clock(report.stopped_s)}), {km}"
     )
     print_table(
         ["Cadence (spm)", "Time", "Share"],
-        [(b.label, _plan_clock(b.seconds), f"{b.share:.0%}") for b in report.cadence_bands],
+        [(b.label, fmt_clock(b.seconds), f"{b.share:.0%}") for b in report.cadence_bands],
         justify=["left", "right", "right"],
     )
     if report.pace_bands:
         print_table(
             ["Pace (min/km)", "Time", "Median spm"],
-            [(b.label, _plan_clock(b.seconds), f"{b.median_spm:.1f}")
+            [(b.label, fmt_clock(b.seconds), f"{b.median_spm:.1f}")
              for b in report.pace_bands],
             justify=["left", "right", "right"],
         )
@@ -1119,7 +1110,7 @@ def plan_cmd(
         start_spm, measured = report.median_spm, from_activity
         if not as_json:
             click.echo(f"Measured {report.median_spm:.1f} spm over "
-                       f"{_plan_clock(report.running_s)} of running in {from_activity}")
+                       f"{fmt_clock(report.running_s)} of running in {from_activity}")
     with contextlib.ExitStack() as stack:
         library = tracks = None
         if playlists_dir:
