@@ -4,7 +4,13 @@ Usage::
 
     python benchmarks/tempo.py                      # generated corpus, 60 files of 30 s
     python benchmarks/tempo.py --count 120          # a bigger generated corpus
-    python benchmarks/tempo.py --folder DIR         # real music: DIR/truth.csv (file,bpm)
+    python benchmarks/tempo.py --details            # + misses and a per-style table
+    python benchmarks/tempo.py --seconds 180        # 3-minute songs (analysed by excerpts)
+    python benchmarks/tempo.py --folder DIR         # real music: DIR/truth.csv (file,bpm[,kind])
+
+True tempi of the generated corpus have four decimals (e.g. 123.4567) and the
+estimate is compared as returned (``TempoEstimate.bpm``, four decimals), so the
+precision figure has no rounding floor to hide behind.
 
 Each side runs in its own fresh Python process over the same files, and its CPU
 time (user + system, every thread, the process and its children, start-up,
@@ -92,8 +98,91 @@ def _read_truth(folder: Path) -> list[tuple[str, float | None, dict]]:
     with open(folder / "truth.csv", newline="", encoding="utf-8") as fh:
         for row in csv.DictReader(fh):
             bpm = (row.get("bpm") or "").strip()
-            rows.append((str(folder / row["file"]), float(bpm) if bpm else None, {}))
+            meta = {"kind": (row.get("kind") or "").strip() or ("music" if bpm else "beatless")}
+            rows.append((str(folder / row["file"]), float(bpm) if bpm else None, meta))
     return rows
+
+
+def _quantile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+def _runacc(est: float | None, ref: float | None) -> bool:
+    """Right for a runner: a beatless truth rejected, or x1, x2, x1/2 of a true tempo."""
+    if ref is None:
+        return est is None
+    return est is not None and any(_close(est, ref * f) for f in (1, 2, 0.5))
+
+
+def _per_kind(results: list[dict], truth: list[tuple[str, float | None, dict]]) -> list[str]:
+    """Accuracy per style/variant of the corpus (``kind`` in truth.csv)."""
+    by_path = {r["path"]: r for r in results}
+    groups: dict[str, list[tuple[float | None, dict]]] = {}
+    metas: dict[str, list[dict]] = {}
+    for path, ref, meta in truth:
+        groups.setdefault(meta.get("kind") or "?", []).append((ref, by_path[path]))
+        metas.setdefault(meta.get("kind") or "?", []).append(meta)
+    head = (f"| {'kind':32s} | {'files':>5s} | {'Acc1 %':>6s} | {'RunAcc %':>8s} | "
+            f"{'rejected':>8s} | {'med err BPM':>11s} | {'max err BPM':>11s} | "
+            f"{'grid err ms':>11s} | {'conf min-max':>12s} |")
+    lines = [head, "|" + "|".join("-" * len(c) for c in head.split("|")[1:-1]) + "|"]
+    for kind in sorted(groups):
+        rows = groups[kind]
+        beat = [(ref, r) for ref, r in rows if ref is not None]
+        n = len(rows)
+        acc1 = sum(1 for ref, r in beat if r.get("bpm") and _close(r["bpm"], ref))
+        run = sum(1 for ref, r in rows if _runacc(r.get("bpm"), ref))
+        rej = sum(1 for _, r in rows if r.get("bpm") is None)
+        errs = [abs(r["bpm"] - ref) for ref, r in beat if r.get("bpm") and _close(r["bpm"], ref)]
+        confs = [r.get("confidence") or 0.0 for _, r in rows]
+        offs = []
+        for (ref, r), meta in zip(rows, metas[kind], strict=True):
+            first = meta.get("first_beat_s")
+            if ref and first is not None and r.get("offset") is not None and r.get("period"):
+                d = (r["offset"] - first) / r["period"]
+                offs.append(abs(d - round(d)) * r["period"] * 1000.0)
+        grid = f"{statistics.median(offs):.1f}" if offs else "-"
+        acc1_s = f"{100.0 * acc1 / len(beat):.0f}" if beat else "-"
+        med = f"{statistics.median(errs):.4f}" if errs else "-"
+        mx = f"{max(errs):.4f}" if errs else "-"
+        lines.append(f"| {kind:32s} | {n:5d} | {acc1_s:>6s} | {100.0 * run / n:8.0f} | "
+                     f"{rej:>3d}/{n:<4d} | {med:>11s} | {mx:>11s} | {grid:>11s} | "
+                     f"{min(confs):5.2f}-{max(confs):4.2f} |")
+    return lines
+
+
+CONF_BINS = ((0.0, 0.0), (0.0, 0.2), (0.2, 0.35), (0.35, 0.5), (0.5, 0.7), (0.7, 0.85),
+             (0.85, 1.0))
+
+
+def _calibration(results: list[dict], truth: list[tuple[str, float | None, dict]]) -> list[str]:
+    """What a confidence figure means: files per confidence bin and how many were right."""
+    by_path = {r["path"]: r for r in results}
+    head = (f"| {'confidence':12s} | {'files':>5s} | {'with a beat':>11s} | {'Acc1 %':>6s} | "
+            f"{'RunAcc-right %':>14s} | {'no steady beat (truth)':>22s} |")
+    lines = [head, "|" + "|".join("-" * len(c) for c in head.split("|")[1:-1]) + "|"]
+    for lo, hi in CONF_BINS:
+        if hi == 0.0:
+            label = "0 (no beat)"
+            members = [(ref, by_path[p]) for p, ref, _ in truth
+                       if by_path[p].get("bpm") is None]
+        else:
+            label = f"{lo:.2f}-{hi:.2f}"
+            members = [(ref, by_path[p]) for p, ref, _ in truth
+                       if by_path[p].get("bpm") is not None
+                       and lo < (by_path[p].get("confidence") or 0.0) <= hi]
+        n = len(members)
+        beat = [(ref, r) for ref, r in members if ref is not None]
+        acc1 = sum(1 for ref, r in beat if r.get("bpm") and _close(r["bpm"], ref))
+        right = sum(1 for ref, r in members if _runacc(r.get("bpm"), ref))
+        a1 = f"{100.0 * acc1 / len(beat):.0f}" if beat else "-"
+        rr = f"{100.0 * right / n:.0f}" if n else "-"
+        lines.append(f"| {label:12s} | {n:5d} | {len(beat):11d} | {a1:>6s} | {rr:>14s} | "
+                     f"{n - len(beat):22d} |")
+    return lines
 
 
 def _close(est: float, ref: float) -> bool:
@@ -138,6 +227,8 @@ def _score(results: list[dict], truth: list[tuple[str, float | None, dict]], cpu
     return {
         "acc1": 100.0 * acc1 / n, "acc2": 100.0 * acc2 / n, "run": 100.0 * run / n,
         "err": statistics.median(errs) if errs else float("nan"),
+        "err90": _quantile(errs, 0.9),
+        "n_err": len(errs),
         "off": statistics.median(offs) if offs else float("nan"),
         "grid_ok": 100.0 * sum(o <= 10.0 for o in offs) / len(offs) if offs else float("nan"),
         "rejected": f"{rejected}/{len(beatless)}",
@@ -155,6 +246,10 @@ ABLATIONS = (
     ("subdivide ratio 0.45 (eager)", {"SUBDIVIDE_RATIO": 0.45}),
     ("subdivide ratio 0.65 (reluctant)", {"SUBDIVIDE_RATIO": 0.65}),
     ("grid phase from full-band flux only", {"PHASE_FROM_LOW_BAND": False}),
+    ("fixed grid, no beat following (PLL off)", {"TRACK_PHASE_GAIN": 0.0,
+                                                 "TRACK_PERIOD_GAIN": 0.0}),
+    ("straight line only (no drift parabola)", {"CURVE_BELOW_INLIERS": 0.0}),
+    ("level comb over whole excerpts (no 8 s)", {"COMB_SEGMENT_S": 1e9}),
 )
 
 
@@ -165,8 +260,10 @@ def _ablation(truth: list[tuple[str, float | None, dict]]) -> list[str]:
     decoded = {p: audio.load_excerpts(p, sr=tempo.ANALYSIS_SR, plan=tempo.excerpt_plan)
                for p, _, _ in truth}
     lines = [f"| {'variant (same files)':40s} | {'Acc1 %':>6s} | {'RunAcc %':>8s} | "
+             f"{'med err BPM':>11s} | {'drift err BPM':>13s} | "
              f"{'offset err ms':>13s} | {'grid <10 ms %':>13s} | {'beatless ok':>11s} |",
-             f"|{'-' * 42}|{'-' * 8}|{'-' * 10}|{'-' * 15}|{'-' * 15}|{'-' * 13}|"]
+             f"|{'-' * 42}|{'-' * 8}|{'-' * 10}|{'-' * 13}|{'-' * 15}|{'-' * 15}|{'-' * 15}|"
+             f"{'-' * 13}|"]
     for name, patch in ABLATIONS:
         saved = {k: getattr(tempo, k) for k in patch}
         try:
@@ -183,8 +280,12 @@ def _ablation(truth: list[tuple[str, float | None, dict]]) -> list[str]:
             for k, v in saved.items():
                 setattr(tempo, k, v)
         sc = _score(rows, truth, 1.0)
-        lines.append(f"| {name:40s} | {sc['acc1']:6.1f} | {sc['run']:8.1f} | "
-                     f"{sc['off']:13.1f} | {sc['grid_ok']:13.1f} | {sc['rejected']:>11s} |")
+        drift = [abs(r["bpm"] - ref) for r, (_, ref, meta) in zip(rows, truth, strict=True)
+                 if "drift" in (meta.get("kind") or "") and r["bpm"] and _close(r["bpm"], ref)]
+        d_err = statistics.median(drift) if drift else float("nan")
+        lines.append(f"| {name:40s} | {sc['acc1']:6.1f} | {sc['run']:8.1f} | {sc['err']:11.4f} | "
+                     f"{d_err:13.4f} | {sc['off']:13.1f} | {sc['grid_ok']:13.1f} | "
+                     f"{sc['rejected']:>11s} |")
     return lines
 
 
@@ -246,13 +347,16 @@ def main(argv: list[str] | None = None) -> int:
             corpus = args.corpus_dir or workdir / "corpus"
             items = synth.make_corpus(corpus, count=args.count, seconds=args.seconds,
                                       seed=args.seed)
-            truth = [(str(i.path), i.bpm, {"steady": i.steady, "first_beat_s": i.first_beat_s})
-                     for i in items]
-            label = (f"generated corpus: {len(items)} files x {args.seconds:g} s, "
+            truth = [(str(i.path), i.bpm, {"steady": i.steady, "first_beat_s": i.first_beat_s,
+                                           "kind": i.kind}) for i in items]
+            kinds = len({i.kind for i in items})
+            label = (f"generated corpus: {len(items)} files x {args.seconds:g} s, {kinds} kinds, "
                      f"wav/mp3/flac/ogg/m4a, seed {args.seed}")
         files = [p for p, _, _ in truth]
         ours, ours_cpu = _run_side("ours", files, workdir)
         s_ours = _score(ours, truth, ours_cpu)
+        per_kind = _per_kind(ours, truth) if args.details else []
+        calibration = _calibration(ours, truth)
         if args.details:
             for (path, ref, _meta), r in zip(truth, ours, strict=True):
                 est = r.get("bpm")
@@ -288,6 +392,7 @@ def main(argv: list[str] | None = None) -> int:
     row("Acc2 % (x1, x2, x1/2, x3, x1/3)", "acc2", ".1f", True)
     row("RunAcc % (x1, x2, x1/2)", "run", ".1f", True)
     row("median abs err, BPM (Acc1 hits, steady)", "err", ".4f")
+    row("90th percentile abs err, BPM (same files)", "err90", ".4f")
     row("median beat-grid offset err, ms (steady)", "off", ".1f")
     row("beat grid within 10 ms, % (steady)", "grid_ok", ".1f")
     row("beatless correctly rejected", "rejected", "")
@@ -298,6 +403,12 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\n4-minute MP3, fresh process: {long_total:.2f} s CPU in total, of which "
           f"{long_startup:.2f} s start-up/imports and {long_total - long_startup:.3f} s "
           "decoding + analysis")
+    print(f"\n# confidence calibration (beatrun, {len(truth)} files; right = RunAcc, or no "
+          "tempo for a file without a steady beat):")
+    print("\n".join(calibration))
+    if per_kind:
+        print("\n# per style and variant (beatrun):")
+        print("\n".join(per_kind))
     if ablation:
         print("\n# design choices measured on the same files (accuracy only):")
         print("\n".join(ablation))

@@ -52,9 +52,53 @@ def test_intro_is_beatless_then_the_beat_starts():
     assert jumps[: int(4.5 * SR)].max() < 0.5 * jumps[int(first * SR):].max()
 
 
+def _onsets(x: np.ndarray, sr: int) -> np.ndarray:
+    """Times (s) of the loudest attack in each 10 ms block, where attacks stand out."""
+    block = sr // 100
+    e = np.add.reduceat(x.astype(np.float64) ** 2, np.arange(0, x.size, block))
+    rise = np.maximum(0.0, np.diff(np.log(e + 1e-9)))
+    return (np.flatnonzero(rise > 2.5) + 1) * block / sr
+
+
+def test_six_eight_has_two_dotted_quarter_beats_per_bar():
+    bpm, seed = 90.0, 1  # dotted quarters: 8ths at 270 per minute
+    x = synth.render_pattern("six_eight", bpm=bpm, seconds=4.0, sr=SR, seed=seed)
+    first = synth.first_beat_time(seed=seed)
+    eighth = 60.0 / bpm / 3
+    on = _onsets(x, SR)
+    pos = ((on - first) / eighth) % 1.0
+    assert np.mean(np.minimum(pos, 1 - pos) < 0.15) > 0.9  # attacks sit on the 8th grid
+
+
+def test_drift_keeps_the_mean_tempo_and_moves_the_beats():
+    bpm, first, seconds = 120.0, 0.2, 60.2
+    clock = synth._beat_clock(first=first, bpm=bpm, seconds=seconds, drift_pct=2.0, sign=1.0)
+    beats = np.asarray(clock(np.arange(0, 200)))
+    periods = np.diff(beats)
+    assert periods[0] == pytest.approx(60.0 / (bpm * 0.98), rel=2e-3)  # starts 2% slow
+    n_in_song = int(np.sum(beats < seconds))
+    assert periods[n_in_song - 2] == pytest.approx(60.0 / (bpm * 1.02), rel=2e-3)  # ends fast
+    assert n_in_song == pytest.approx(bpm * (seconds - first) / 60.0, abs=1)  # mean: bpm
+    steady = synth.render_pattern("rock", bpm=bpm, seconds=4.0, sr=SR, seed=2)
+    drift = synth.render_pattern("rock", bpm=bpm, seconds=4.0, sr=SR, seed=2, drift_pct=2.0)
+    assert not np.array_equal(steady, drift)
+
+
+def test_breakdown_is_a_quiet_middle_without_drums():
+    x = synth.render_pattern("dnb", bpm=174.0, seconds=20.0, sr=SR, seed=3, breakdown_frac=0.3)
+    jumps = np.abs(np.diff(x))
+    middle = jumps[int(8.0 * SR):int(12.0 * SR)]  # the breakdown spans 7-13 s
+    assert middle.max() < 0.25 * jumps[: int(6.0 * SR)].max()
+    assert np.abs(x[int(8.0 * SR):int(12.0 * SR)]).max() > 0.01  # a pad, not silence
+
+
 @pytest.mark.parametrize(
     "kwargs,message",
     [
+        ({"style": "rock", "bpm": 120.0, "seconds": 1.0, "drift_pct": 30.0},
+         "drift_pct must be in [0, 20] percent, got 30.0"),
+        ({"style": "rock", "bpm": 120.0, "seconds": 1.0, "breakdown_frac": 1.0},
+         "breakdown_frac must be in [0, 0.9], got 1.0"),
         ({"style": "polka", "bpm": 120.0, "seconds": 1.0}, "unknown style 'polka': choose one of"),
         ({"style": "rock", "bpm": 0.0, "seconds": 1.0}, "bpm must be in (20, 400], got 0.0"),
         ({"style": "rock", "bpm": 120.0, "seconds": 0.0}, "seconds must be > 0, got 0.0"),
@@ -72,26 +116,32 @@ def test_bad_arguments_say_which(kwargs, message):
 @pytest.fixture(scope="module")
 def small_corpus(tmp_path_factory):
     directory = tmp_path_factory.mktemp("corpus")
-    items = synth.make_corpus(directory, count=18, seconds=3.0, seed=2, sr=SR)
+    items = synth.make_corpus(directory, count=synth.CORPUS_KINDS, seconds=3.0, seed=2, sr=SR)
     return directory, items
 
 
 def test_corpus_files_truth_and_formats(small_corpus):
     directory, items = small_corpus
-    assert len(items) == 18
+    assert len(items) == synth.CORPUS_KINDS
     assert {i.format for i in items} == {"wav", "mp3", "flac", "ogg", "m4a"}
     assert set(synth.STYLES) <= {i.style for i in items}
+    kinds = {i.kind for i in items}
+    assert {"rock+drift", "dnb+breakdown", "rock+human", "four_on_floor+intro"} <= kinds
     with open(directory / "truth.csv", newline="", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
     assert [r["file"] for r in rows] == [i.path.name for i in items]
     for row, item in zip(rows, items, strict=True):
         assert item.path.exists() and item.path.stat().st_size > 0
+        assert row["kind"] == item.kind
         if item.style in synth.BEATLESS_STYLES:
             assert row["bpm"] == "" and item.bpm is None and not item.steady
         else:
             lo, hi = synth.STYLE_BPM_RANGE[item.style]
             assert lo <= float(row["bpm"]) <= hi
+            # true tempi are not round numbers: four decimals, written as such
+            assert row["bpm"] == f"{item.bpm:.4f}" and len(row["bpm"].split(".")[1]) == 4
             assert item.first_beat_s is not None
+            assert item.steady == (item.humanize_ms == 0 and item.drift_pct == 0)
     assert any(i.humanize_ms > 0 for i in items) and any(i.intro_s > 0 for i in items)
 
 

@@ -275,3 +275,60 @@ def test_decoded_formats_keep_tempo_and_grid(encoded_song, fmt):
     assert est.bpm == pytest.approx(bpm, abs=0.05)
     # codec delay is removed by the decoder: the grid is still on the written beats
     assert _grid_error_s(est, first) < 0.008
+
+
+# --- harder material (round 2): styles a runner meets, and music without a steady beat ---
+
+HARD_CASES = [
+    ("six_eight", 92.3456),  # truth: the dotted quarter, not the 8ths (x3) nor x1.5
+    ("electro_sidechain", 127.6543),
+    ("latin", 104.5678),
+    ("bass_reverb", 96.4321),
+]
+
+
+@pytest.mark.parametrize("style,bpm", HARD_CASES)
+def test_harder_styles_get_the_tapped_tempo_precisely(style, bpm):
+    x = synth.render_pattern(style, bpm=bpm, seconds=16.0, sr=MSR, seed=2)
+    est = tempo.estimate_tempo(x, sr=MSR)
+    assert est.bpm == pytest.approx(bpm, abs=0.02), est
+    assert est.confidence >= 0.5
+    assert _has(est, bpm / 2) and _has(est, bpm * 2)
+
+
+def test_bpm_is_not_rounded_to_hundredths():
+    bpm = 131.4567
+    x = synth.render_pattern("rock", bpm=bpm, seconds=20.0, sr=MSR, seed=1)
+    est = tempo.estimate_tempo(x, sr=MSR)
+    assert est.bpm == pytest.approx(bpm, abs=0.01)
+    assert round(est.bpm, 2) != est.bpm  # more than two decimals are kept
+    assert est.candidates[0].bpm == est.bpm
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_rubato_piece_has_no_confident_tempo(seed):
+    x = synth.render_pattern("rubato", bpm=120.0, seconds=20.0, sr=MSR, seed=seed)
+    est = tempo.estimate_tempo(x, sr=MSR)
+    assert est.bpm is None or est.confidence < 0.2
+
+
+@pytest.mark.parametrize("style,bpm,seed", [("rock", 142.3456, 0), ("swing", 118.7654, 1)])
+def test_slow_drift_gives_the_mean_tempo_and_less_confidence(style, bpm, seed):
+    x = synth.render_pattern(style, bpm=bpm, seconds=30.0, sr=MSR, seed=seed, drift_pct=2.0)
+    est = tempo.estimate_tempo(x, sr=MSR)
+    steady = tempo.estimate_tempo(
+        synth.render_pattern(style, bpm=bpm, seconds=30.0, sr=MSR, seed=seed), sr=MSR)
+    assert est.bpm == pytest.approx(bpm, rel=0.002)  # the mean, not the start or end tempo
+    assert 0.3 <= est.confidence < steady.confidence  # lower, but still a beat
+
+
+def test_breakdown_in_the_middle_of_a_long_song():
+    # 75 s: analysed by three excerpts; the middle one falls in the drumless breakdown
+    bpm, seed = 171.2345, 3
+    x = synth.render_pattern("dnb", bpm=bpm, seconds=75.0, sr=SR, seed=seed, breakdown_frac=0.3)
+    plan = tempo.excerpt_plan(x.size / SR)
+    assert len(plan) == 3 and 75.0 * 0.35 <= plan[1][0] and sum(plan[1]) <= 75.0 * 0.65
+    est = tempo.estimate_tempo_excerpts(_cut(x, plan), sr=SR)
+    assert est.bpm == pytest.approx(bpm, abs=0.02)
+    assert 0.3 <= est.confidence
+    assert _grid_error_s(est, synth.first_beat_time(seed=seed)) < 0.008
