@@ -33,6 +33,8 @@ from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
+from synthetic_library import random_tempo  # noqa: E402
+
 from beatrun.match import (  # noqa: E402
     bpm_ranges,
     build_playlist,
@@ -44,32 +46,9 @@ from beatrun.models import TempoCandidate, TempoEstimate, Track  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 TARGET_S = 1.0
 
-# (share of the library, low BPM, high BPM)
-TEMPO_MIX = [
-    (0.10, 65, 85),    # ballads, slow soul
-    (0.18, 85, 100),   # hip-hop, reggaeton, half-time pop
-    (0.34, 100, 132),  # pop, house, disco
-    (0.14, 132, 150),  # rock, techno, trance
-    (0.08, 150, 165),  # fast rock
-    (0.10, 165, 182),  # drum and bass, punk, running music
-    (0.06, 182, 200),  # hardcore, very fast punk
-]
-NO_BEAT_SHARE = 0.04
-
-
-def _tempo(rng: random.Random) -> float | None:
-    if rng.random() < NO_BEAT_SHARE:
-        return None
-    pick = rng.random()
-    for share, low, high in TEMPO_MIX:
-        if pick < share:
-            return round(rng.uniform(low, high), 2)
-        pick -= share
-    return round(rng.uniform(100, 132), 2)
-
 
 def _song(rng: random.Random, i: int) -> dict:
-    bpm = _tempo(rng)
+    bpm = random_tempo(rng)
     return {
         "i": i,
         "bpm": bpm,
