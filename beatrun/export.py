@@ -96,20 +96,27 @@ def uri_to_path(uri: str, *, base: str | os.PathLike[str] | None = None) -> str:
     return os.path.join(base, path) if base is not None else path
 
 
+def _local_entries(
+    playlist: Playlist, base: Path, *, relative: bool
+) -> tuple[list[tuple[Match, str]], int]:
+    """The entries that have a local file, with their written paths, and how many do not."""
+    local = []
+    for match in playlist.entries:
+        path = _local_path(match, base, relative=relative)
+        if path is not None:
+            local.append((match, path))
+    return local, len(playlist.entries) - len(local)
+
+
 def _m3u(playlist: Playlist, base: Path, *, relative: bool) -> tuple[str, int, int]:
     lines = ["#EXTM3U"]
     if playlist.name:
         lines.append(f"#PLAYLIST:{_one_line(playlist.name)}")
-    written = skipped = 0
-    for match in playlist.entries:
-        path = _local_path(match, base, relative=relative)
-        if path is None:
-            skipped += 1
-            continue
+    local, skipped = _local_entries(playlist, base, relative=relative)
+    for match, path in local:
         lines.append(f"#EXTINF:{int(round(match.duration_s))},{_one_line(_title(match))}")
         lines.append(path)
-        written += 1
-    return "\n".join(lines) + "\n", written, skipped
+    return "\n".join(lines) + "\n", len(local), skipped
 
 
 def _one_line(text: str) -> str:
@@ -125,12 +132,8 @@ def _xspf(playlist: Playlist, base: Path, *, relative: bool) -> tuple[str, int, 
         ET.SubElement(root, f"{{{XSPF_NS}}}title").text = playlist.name
     ET.SubElement(root, f"{{{XSPF_NS}}}creator").text = "beatrun"
     track_list = ET.SubElement(root, f"{{{XSPF_NS}}}trackList")
-    written = skipped = 0
-    for match in playlist.entries:
-        path = _local_path(match, base, relative=relative)
-        if path is None:
-            skipped += 1
-            continue
+    local, skipped = _local_entries(playlist, base, relative=relative)
+    for match, path in local:
         element = ET.SubElement(track_list, f"{{{XSPF_NS}}}track")
         ET.SubElement(element, f"{{{XSPF_NS}}}location").text = _uri(path)
         track = match.track
@@ -146,27 +149,21 @@ def _xspf(playlist: Playlist, base: Path, *, relative: bool) -> tuple[str, int, 
             f"{match.bpm:.2f} BPM x {steps_label(match.steps_per_beat)} "
             f"for {match.cadence_spm:g} spm ({match.segment})"
         )
-        written += 1
     ET.indent(root)
     text = ET.tostring(root, encoding="unicode", xml_declaration=False)
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + text + "\n", written, skipped
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + text + "\n", len(local), skipped
 
 
 def _pls(playlist: Playlist, base: Path, *, relative: bool) -> tuple[str, int, int]:
     lines = ["[playlist]"]
-    written = skipped = 0
-    for match in playlist.entries:
-        path = _local_path(match, base, relative=relative)
-        if path is None:
-            skipped += 1
-            continue
-        written += 1
-        lines.append(f"File{written}={path}")
-        lines.append(f"Title{written}={_one_line(_title(match))}")
-        lines.append(f"Length{written}={int(round(match.duration_s))}")
-    lines.append(f"NumberOfEntries={written}")
+    local, skipped = _local_entries(playlist, base, relative=relative)
+    for number, (match, path) in enumerate(local, 1):
+        lines.append(f"File{number}={path}")
+        lines.append(f"Title{number}={_one_line(_title(match))}")
+        lines.append(f"Length{number}={int(round(match.duration_s))}")
+    lines.append(f"NumberOfEntries={len(local)}")
     lines.append("Version=2")
-    return "\n".join(lines) + "\n", written, skipped
+    return "\n".join(lines) + "\n", len(local), skipped
 
 
 def _json(playlist: Playlist, base: Path, *, relative: bool) -> tuple[str, int, int]:
