@@ -47,6 +47,11 @@ Any beat style can also get, deterministically:
   the song, so the mean tempo, and the truth, is ``bpm``;
 * a breakdown (``breakdown_frac``): no drums, bass or stabs for that fraction
   of the song around its middle, only a pad.
+
+Corpora also hold fast rock (kind ``rock+fast``, 140-190 BPM, the truth still the
+written quarter note). Drum one-shots sound the same at any rate from 22.05 kHz up
+(made at :data:`DRUM_SR` and resampled), so a 44.1 kHz song is no brighter than a
+22.05 kHz one.
 """
 
 from __future__ import annotations
@@ -94,6 +99,12 @@ STYLE_BPM_RANGE: dict[str, tuple[float, float]] = {
     "bass_reverb": (75.0, 140.0),
 }
 
+#: Tempo range (BPM) of the "fast" corpus variant of a style (kind ``"rock+fast"``): fast
+#: rock is tapped at its written quarter note (166, not 83), like the rest of the corpus.
+FAST_BPM_RANGE: dict[str, tuple[float, float]] = {
+    "rock": (140.0, 190.0),
+}
+
 # Scale degrees (semitones from the root) used by bass lines and chords.
 _MINOR_CHORDS = ((0, 3, 7), (8, 12, 15), (3, 7, 10), (10, 14, 17))
 
@@ -111,6 +122,8 @@ class CorpusItem:
     intro_s : float >= 0, length of the beatless intro (seconds).
     drift_pct : float >= 0, slow tempo drift (+/- percent over the song, mean = ``bpm``).
     breakdown_frac : float in [0, 1), share of the song (around its middle) without drums.
+    fast : bool, drawn from the style's fast range (:data:`FAST_BPM_RANGE`), e.g. rock at
+        140-190 BPM, still at its written level (kick on 1 and 3, snare on 2 and 4).
     """
 
     path: Path
@@ -122,6 +135,7 @@ class CorpusItem:
     intro_s: float = 0.0
     drift_pct: float = 0.0
     breakdown_frac: float = 0.0
+    fast: bool = False
 
     @property
     def steady(self) -> bool:
@@ -131,8 +145,9 @@ class CorpusItem:
     @property
     def kind(self) -> str:
         """Style plus variant, e.g. ``"rock+drift"`` (the rows of per-style tables)."""
-        flags = (("human", self.humanize_ms > 0), ("intro", self.intro_s > 0),
-                 ("drift", self.drift_pct > 0), ("breakdown", self.breakdown_frac > 0))
+        flags = (("fast", self.fast), ("human", self.humanize_ms > 0),
+                 ("intro", self.intro_s > 0), ("drift", self.drift_pct > 0),
+                 ("breakdown", self.breakdown_frac > 0))
         extras = [name for name, on in flags if on]
         return "+".join([self.style, *extras])
 
@@ -153,11 +168,36 @@ def _np():
     return np
 
 
+#: Drum one-shots are made at this rate (Hz) and resampled for higher rates, so that a
+#: snare sounds the same at 44.1 kHz as at 22.05 kHz (noise shaped by differencing would
+#: otherwise move its energy up with the rate, above the bands where real snares sit).
+DRUM_SR = 22050
+
+
+def _rate_independent(make):
+    """Make a one-shot ``make(sr, *args)`` at :data:`DRUM_SR` for higher rates, then resample."""
+
+    @lru_cache(maxsize=32)
+    def wrapper(sr: int, *args):
+        if sr <= DRUM_SR:
+            return make(sr, *args)
+        np = _np()
+        x = make(DRUM_SR, *args).astype(np.float64)
+        n_out = int(round(x.size * sr / DRUM_SR))
+        spec = np.fft.rfft(x)
+        out = np.fft.irfft(spec, n_out) * (n_out / x.size)
+        return out.astype(np.float32)
+
+    wrapper.__doc__ = make.__doc__
+    return wrapper
+
+
 def _t(seconds: float, sr: int):
     np = _np()
     return np.arange(int(seconds * sr)) / sr
 
 
+@_rate_independent
 @lru_cache(maxsize=32)
 def _kick(sr: int):
     np = _np()
@@ -169,6 +209,7 @@ def _kick(sr: int):
     return (body + click).astype(np.float32)
 
 
+@_rate_independent
 @lru_cache(maxsize=32)
 def _snare(sr: int):
     np = _np()
@@ -179,6 +220,7 @@ def _snare(sr: int):
     return (noise * np.exp(-t / 0.06) * 0.6 + tone * 0.5).astype(np.float32)
 
 
+@_rate_independent
 @lru_cache(maxsize=32)
 def _hat(sr: int, open_: bool = False):
     np = _np()
@@ -188,6 +230,7 @@ def _hat(sr: int, open_: bool = False):
     return (noise * np.exp(-t / (0.08 if open_ else 0.012)) * 0.25).astype(np.float32)
 
 
+@_rate_independent
 @lru_cache(maxsize=32)
 def _ride(sr: int):
     np = _np()
@@ -201,6 +244,7 @@ def _ride(sr: int):
     return (sig * np.exp(-t / 0.35)).astype(np.float32)
 
 
+@_rate_independent
 @lru_cache(maxsize=32)
 def _clap(sr: int):
     np = _np()
@@ -210,6 +254,7 @@ def _clap(sr: int):
     return (noise * env * 0.35).astype(np.float32)
 
 
+@_rate_independent
 @lru_cache(maxsize=32)
 def _cowbell(sr: int):
     np = _np()
@@ -218,6 +263,7 @@ def _cowbell(sr: int):
     return (sig * np.exp(-t / 0.07) * 0.3).astype(np.float32)
 
 
+@_rate_independent
 @lru_cache(maxsize=32)
 def _clave(sr: int):
     np = _np()
@@ -226,6 +272,7 @@ def _clave(sr: int):
     return (np.sin(2 * np.pi * f * t) * np.exp(-t / 0.018) * 0.6).astype(np.float32)
 
 
+@_rate_independent
 @lru_cache(maxsize=32)
 def _conga(sr: int, slap: bool = False):
     np = _np()
@@ -236,6 +283,7 @@ def _conga(sr: int, slap: bool = False):
     return (body * 0.6 + noise * np.exp(-t / 0.006) * (0.4 if slap else 0.1)).astype(np.float32)
 
 
+@_rate_independent
 @lru_cache(maxsize=32)
 def _shaker(sr: int):
     np = _np()
@@ -245,6 +293,7 @@ def _shaker(sr: int):
     return (noise * env * 0.12).astype(np.float32)
 
 
+@_rate_independent
 @lru_cache(maxsize=32)
 def _sub(sr: int):
     """An 808-style sub bass: a long sine with a pitch drop (about 1.4 s)."""
@@ -645,9 +694,10 @@ class _Kind:
     intro_s: float = 0.0
     drift_pct: float = 0.0
     breakdown_frac: float = 0.0
+    fast: bool = False
 
 
-# The cycle of kinds a corpus is drawn from (29 kinds, prime to the 5 formats, so each
+# The cycle of kinds a corpus is drawn from (31 kinds, prime to the 5 formats, so each
 # kind comes in every format over a big corpus). Styles first, then the hard variants.
 _CORPUS_CYCLE: tuple[_Kind, ...] = (
     _Kind("four_on_floor"),
@@ -679,6 +729,8 @@ _CORPUS_CYCLE: tuple[_Kind, ...] = (
     _Kind("six_eight", humanize_ms=8.0),
     _Kind("rubato"),
     _Kind("bass_reverb", breakdown_frac=0.2),
+    _Kind("rock", fast=True),
+    _Kind("rock", fast=True, humanize_ms=8.0),
 )
 
 #: Number of kinds in a corpus cycle: ``make_corpus(count=CORPUS_KINDS)`` has every style.
@@ -708,10 +760,11 @@ def make_corpus(
     seed : int, makes the whole corpus deterministic.
     sr : int, sample rate of the written files (Hz).
 
-    True tempi are drawn from each style's range (:data:`STYLE_BPM_RANGE`, so
-    the corpus spans 60-200 BPM) with four decimals (e.g. 123.4567), so that a
-    precision figure is not flattered by round numbers; ``bpm`` is empty in
-    truth.csv for items without a steady beat.
+    True tempi are drawn from each style's range (:data:`STYLE_BPM_RANGE`, or
+    :data:`FAST_BPM_RANGE` for the fast variant, so the corpus spans 60-200 BPM)
+    with four decimals (e.g. 123.4567), so that a precision figure is not
+    flattered by round numbers; ``bpm`` is empty in truth.csv for items without a
+    steady beat.
     """
     if count < 1:
         raise UsageError(f"count must be >= 1, got {count!r}")
@@ -728,7 +781,7 @@ def make_corpus(
         style = kind.style
         intro = min(kind.intro_s, seconds * 0.4)
         fmt = formats[i % len(formats)]
-        lo, hi = STYLE_BPM_RANGE.get(style, (0.0, 0.0))
+        lo, hi = (FAST_BPM_RANGE if kind.fast else STYLE_BPM_RANGE).get(style, (0.0, 0.0))
         bpm = round(float(rng.uniform(lo, hi)), 4) if style in BEAT_STYLES else None
         item_seed = int(seed) * 1000 + i
         signal = render_pattern(style, bpm=bpm or 120.0, seconds=seconds, sr=sr, seed=item_seed,
@@ -741,7 +794,8 @@ def make_corpus(
         first = first_beat_time(seed=item_seed, beatless_intro_s=intro) if bpm else None
         items.append(CorpusItem(path=path, bpm=bpm, style=style, format=fmt, first_beat_s=first,
                                 humanize_ms=kind.humanize_ms, intro_s=intro,
-                                drift_pct=kind.drift_pct, breakdown_frac=kind.breakdown_frac))
+                                drift_pct=kind.drift_pct, breakdown_frac=kind.breakdown_frac,
+                                fast=kind.fast))
     write_truth(directory / "truth.csv", items)
     return items
 

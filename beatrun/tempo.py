@@ -16,8 +16,11 @@ this path). The steps:
    strength, weighed by a wide log-normal tempo prior around 130 BPM, within
    ``min_bpm..max_bpm``.
 4. Precision: the period is refined from interpolated autocorrelation peaks at
-   many multiples; the grid's phase is put on the kicks and bass (low-band
-   linear flux) rather than on off-beat hi-hats; the beats are then followed
+   many multiples; the grid or the grid shifted by half a beat is chosen by three
+   cues (kicks and bass in the low band, all onsets in the full band, and the
+   backbeat: snares and claps in the high band alternating from one beat to the
+   next, on 2 and 4), so that off-beat bass, 2-step kicks and open hats between
+   the kicks do not pull the grid onto the off-beat; the beats are then followed
    by a slow phase-locked loop (so a band drifting a few percent stays in the
    search window) and a robust line is fitted through the interpolated onset
    peaks of every beat (in file time, across the excerpts that have a beat,
@@ -46,7 +49,7 @@ from beatrun.models import TempoCandidate, TempoEstimate
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
 
-ANALYSER_VERSION: str = "2"
+ANALYSER_VERSION: str = "3"
 ANALYSIS_SR: int = 11025
 #: Decimals kept in ``TempoEstimate.bpm``: the estimate is accurate to about 0.01 BPM on
 #: steady music; rounding it to 0.01 would add up to 0.005 BPM of error, so keep more
@@ -60,8 +63,18 @@ FFT_CHUNK = 256
 FMIN, FMAX = 40.0, 5000.0
 #: Bands centred below this (Hz) make the low envelope (kick and bass) that places the beat.
 LOW_BAND_HZ = 250.0
-#: Put the grid on the kicks/bass rather than the off-beat when they disagree.
-PHASE_FROM_LOW_BAND = True
+#: Bands centred above this (Hz) make the high envelope where snares and claps (the backbeat) show.
+HIGH_BAND_HZ = 2000.0
+#: Choose between the grid and the half-period-shifted grid (else: the full-band comb's phase).
+PHASE_BEAT_OR_OFFBEAT = True
+# Weights of the three cues of that choice (each a contrast in -1..1, grid vs shifted grid):
+#: kicks and bass (low-band linear flux) on the beats;
+PHASE_LOW_WEIGHT = 1.0
+#: all onsets (full-band log flux) on the beats;
+PHASE_FULL_WEIGHT = 1.0
+#: the backbeat: snare/clap energy (high-band linear flux) alternating strong/weak from one
+#: beat to the next (on beats 2 and 4) rather than from one off-beat to the next.
+PHASE_BACKBEAT_WEIGHT = 0.5
 
 #: Files up to this long (s) are analysed whole; longer ones by excerpts.
 WHOLE_FILE_MAX_S = 60.0
@@ -124,6 +137,7 @@ EXCERPT_PLAN = excerpt_plan
 
 _MEL_CACHE: dict[int, np.ndarray] = {}
 _LOW_MASK: dict[int, np.ndarray] = {}
+_HIGH_MASK: dict[int, np.ndarray] = {}
 
 
 def _mel_filters(sr: int):
@@ -152,6 +166,7 @@ def _mel_filters(sr: int):
         fb[m] = np.maximum(0.0, np.minimum(up, down))
     _MEL_CACHE[sr] = fb
     _LOW_MASK[sr] = (edges[1:-1] < LOW_BAND_HZ).astype(np.float32)
+    _HIGH_MASK[sr] = (edges[1:-1] >= HIGH_BAND_HZ).astype(np.float32)
     return fb
 
 
@@ -167,13 +182,17 @@ def onset_envelope(signal: np.ndarray, *, sr: int) -> np.ndarray:
 
 
 def _onset_envelopes(signal, *, sr: int):
-    """(full-band log flux, low-band linear flux) of ``signal``, see :func:`onset_envelope`."""
+    """(full-band log flux, low-band and high-band linear flux) of ``signal``.
+
+    See :func:`onset_envelope` for the frame times.
+    """
     import numpy as np
 
     x = np.ascontiguousarray(signal, dtype=np.float32)
     n_frames = 1 + (x.size - N_FFT) // HOP if x.size >= N_FFT else 0
     if n_frames < 3:
-        return np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.float32)
+        empty = np.zeros(0, dtype=np.float32)
+        return empty, empty, empty
     win = _WINDOW_CACHE.get(N_FFT)
     if win is None:
         win = np.hanning(N_FFT).astype(np.float32)
@@ -193,7 +212,10 @@ def _onset_envelopes(signal, *, sr: int):
     # low band on a linear scale: a kick's energy jump dwarfs a bass note's
     low_mag = mel @ _LOW_MASK[sr]
     low = np.concatenate((zero, np.maximum(0.0, np.diff(low_mag)))).astype(np.float32)
-    return full, low
+    # high band on a linear scale too: a snare or clap outweighs a kick's short click
+    high_mag = mel @ _HIGH_MASK[sr]
+    high = np.concatenate((zero, np.maximum(0.0, np.diff(high_mag)))).astype(np.float32)
+    return full, low, high
 
 
 # ---------------------------------------------------------------------------
@@ -238,6 +260,7 @@ class _Excerpt:
     start_s: float
     env: np.ndarray  # high-passed onset envelope
     low: np.ndarray  # high-passed low-band (kick, bass) onset envelope
+    high: np.ndarray  # high-passed high-band (snare, clap, hats) onset envelope
     ac: np.ndarray
     weight: float
 
@@ -271,15 +294,15 @@ def _prepare(start_s: float, signal, sr: int) -> _Excerpt | None:
     if not rms > 1e-5:
         return None
     x = x / (rms * 10.0)
-    raw, low = _onset_envelopes(x, sr=sr)
+    raw, low, high = _onset_envelopes(x, sr=sr)
     if raw.size < 8:
         return None
     env = _highpass(raw)
     if not env.any():
         return None
     ac = _autocorr(env)
-    return _Excerpt(start_s=float(start_s), env=env, low=_highpass(low), ac=ac,
-                    weight=float(x.size))
+    return _Excerpt(start_s=float(start_s), env=env, low=_highpass(low), high=_highpass(high),
+                    ac=ac, weight=float(x.size))
 
 
 def _ac_at(ac, lags):
@@ -442,20 +465,14 @@ def _beat_times(ex: _Excerpt, period: float, fps: float):
     env = ex.env
     n = env.size
     if n < period * 2:
-        return np.zeros(0), np.zeros(0)
+        return np.zeros(0), np.zeros(0), np.zeros(0)
     phases = np.arange(0.0, period, 0.5)
     k = np.arange(int((n - 1) // period))
     sm = _smooth_max(env)
     idx = np.minimum(np.rint(phases[:, None] + k[None, :] * period).astype(int), n - 1)
     phase = float(phases[int(np.argmax(sm[idx].sum(axis=1)))])
-    # the beat or the off-beat? Kick and bass sit on the beat (off-beat hats do not).
-    other = (phase + period / 2) % period
-    low = _smooth_max(ex.low)
-    pick = [np.minimum(np.rint(p + k * period).astype(int), n - 1) for p in (phase, other)]
-    strengths = [low[i].mean() / max(low.mean(), 1e-9) + 0.25 * sm[i].mean() / max(sm.mean(), 1e-9)
-                 for i in pick]
-    if strengths[1] > strengths[0] and PHASE_FROM_LOW_BAND:
-        phase = other
+    if PHASE_BEAT_OR_OFFBEAT:
+        phase = _beat_or_offbeat(ex, sm, phase, period, k)
     times, heights, index = [], [], []
     half = max(1, int(round(0.12 * period)))
     # Follow the beat (a slow phase-locked loop): the search window moves with the beats
@@ -485,6 +502,37 @@ def _beat_times(ex: _Excerpt, period: float, fps: float):
                     step = min(max(step, 0.9 * period), 1.1 * period)
         centre += step
     return np.asarray(times), np.asarray(heights), np.asarray(index, dtype=float)
+
+
+def _contrast(a: float, b: float) -> float:
+    return (a - b) / (a + b) if a + b > 0 else 0.0
+
+
+def _beat_or_offbeat(ex: _Excerpt, sm, phase: float, period: float, k) -> float:
+    """``phase`` or ``phase + period / 2`` (frames): which grid holds the beats, not the off-beats.
+
+    Three cues, each a contrast (-1..1) of the grid against the shifted grid: kicks and
+    bass (low band) on the beats; all onsets (full band) on the beats; and the backbeat,
+    snares and claps (high band) alternating strong and weak from one beat to the next
+    (2 and 4 against 1 and 3) rather than from one off-beat to the next. Off-beat bass
+    and kicks (2-step, house) mislead the first, open hats between the kicks (house) the
+    second; the backbeat puts both right.
+    """
+    import numpy as np
+
+    n = sm.size
+    other = (phase + period / 2) % period
+    low, high = _smooth_max(ex.low), _smooth_max(ex.high)
+    cues = []
+    for p in (phase, other):
+        i = np.minimum(np.rint(p + k * period).astype(int), n - 1)
+        even, odd = high[i[0::2]], high[i[1::2]]
+        backbeat = abs(float(even.mean()) - float(odd.mean())) if odd.size else 0.0
+        cues.append((float(low[i].mean()), float(sm[i].mean()), backbeat))
+    (low0, full0, bb0), (low1, full1, bb1) = cues
+    score = (PHASE_LOW_WEIGHT * _contrast(low0, low1) + PHASE_FULL_WEIGHT * _contrast(full0, full1)
+             + PHASE_BACKBEAT_WEIGHT * _contrast(bb0, bb1))
+    return other if score < 0 else phase
 
 
 def _fit_curve(times, heights, index, period_s: float):

@@ -2,7 +2,7 @@
 
 Usage::
 
-    python benchmarks/tempo.py                      # generated corpus, 60 files of 30 s
+    python benchmarks/tempo.py                      # generated corpus: 62 files of 30 s, 31 kinds
     python benchmarks/tempo.py --count 120          # a bigger generated corpus
     python benchmarks/tempo.py --details            # + misses and a per-style table
     python benchmarks/tempo.py --seconds 180        # 3-minute songs (analysed by excerpts)
@@ -245,7 +245,11 @@ ABLATIONS = (
     ("level walk, narrow prior (1 octave)", {"PRIOR_WIDTH_OCT": 1.0}),
     ("subdivide ratio 0.45 (eager)", {"SUBDIVIDE_RATIO": 0.45}),
     ("subdivide ratio 0.65 (reluctant)", {"SUBDIVIDE_RATIO": 0.65}),
-    ("grid phase from full-band flux only", {"PHASE_FROM_LOW_BAND": False}),
+    ("grid phase from full-band flux only", {"PHASE_BEAT_OR_OFFBEAT": False}),
+    ("grid phase without the backbeat cue", {"PHASE_BACKBEAT_WEIGHT": 0.0}),
+    ("grid phase without the low-band cue", {"PHASE_LOW_WEIGHT": 0.0}),
+    ("grid phase without the full-band cue", {"PHASE_FULL_WEIGHT": 0.0}),
+    ("grid phase, backbeat cue x2 (weight 1.0)", {"PHASE_BACKBEAT_WEIGHT": 1.0}),
     ("fixed grid, no beat following (PLL off)", {"TRACK_PHASE_GAIN": 0.0,
                                                  "TRACK_PERIOD_GAIN": 0.0}),
     ("straight line only (no drift parabola)", {"CURVE_BELOW_INLIERS": 0.0}),
@@ -317,7 +321,7 @@ def _long_file_cost(workdir: Path) -> tuple[float, float]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--count", type=int, default=60, help="generated corpus size")
+    parser.add_argument("--count", type=int, default=62, help="generated corpus size")
     parser.add_argument("--seconds", type=float, default=30.0, help="length of generated files")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--folder", type=Path, help="folder with truth.csv (file,bpm)")

@@ -126,7 +126,8 @@ def test_corpus_files_truth_and_formats(small_corpus):
     assert {i.format for i in items} == {"wav", "mp3", "flac", "ogg", "m4a"}
     assert set(synth.STYLES) <= {i.style for i in items}
     kinds = {i.kind for i in items}
-    assert {"rock+drift", "dnb+breakdown", "rock+human", "four_on_floor+intro"} <= kinds
+    assert {"rock+drift", "dnb+breakdown", "rock+human", "four_on_floor+intro", "rock+fast",
+            "rock+fast+human"} <= kinds
     with open(directory / "truth.csv", newline="", encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
     assert [r["file"] for r in rows] == [i.path.name for i in items]
@@ -136,13 +137,40 @@ def test_corpus_files_truth_and_formats(small_corpus):
         if item.style in synth.BEATLESS_STYLES:
             assert row["bpm"] == "" and item.bpm is None and not item.steady
         else:
-            lo, hi = synth.STYLE_BPM_RANGE[item.style]
+            ranges = synth.FAST_BPM_RANGE if item.fast else synth.STYLE_BPM_RANGE
+            lo, hi = ranges[item.style]
             assert lo <= float(row["bpm"]) <= hi
             # true tempi are not round numbers: four decimals, written as such
             assert row["bpm"] == f"{item.bpm:.4f}" and len(row["bpm"].split(".")[1]) == 4
             assert item.first_beat_s is not None
             assert item.steady == (item.humanize_ms == 0 and item.drift_pct == 0)
     assert any(i.humanize_ms > 0 for i in items) and any(i.intro_s > 0 for i in items)
+
+
+def test_corpus_has_fast_rock_at_its_written_level(tmp_path):
+    items = synth.make_corpus(tmp_path, count=synth.CORPUS_KINDS, seconds=0.5, sr=8000,
+                              formats=("wav",))
+    fast = [i for i in items if i.kind.startswith("rock+fast")]
+    assert len(fast) == 2 and all(140.0 <= i.bpm <= 190.0 for i in fast)
+    assert all(i.kind == "rock+fast" or "human" in i.kind for i in fast)
+
+
+def _band_energy(x: np.ndarray, sr: int, lo: float, hi: float) -> float:
+    spec = np.abs(np.fft.rfft(x.astype(np.float64))) ** 2
+    freqs = np.fft.rfftfreq(x.size, 1.0 / sr)
+    return float(spec[(freqs >= lo) & (freqs < hi)].sum() / (x.size * sr))  # per second
+
+
+@pytest.mark.parametrize("make", ["_snare", "_hat", "_clap", "_kick"])
+def test_drums_sound_the_same_at_44k_as_at_22k(make):
+    # differenced noise would put a 44.1 kHz snare's energy above 11 kHz, where no
+    # real snare has it and where an analysis at 11 kHz does not look
+    a, b = getattr(synth, make)(22050), getattr(synth, make)(44100)
+    assert b.size == pytest.approx(2 * a.size, abs=2)
+    for lo, hi in ((40.0, 250.0), (1000.0, 5000.0)):
+        assert _band_energy(b, 44100, lo, hi) == pytest.approx(_band_energy(a, 22050, lo, hi),
+                                                               rel=0.05)
+    assert _band_energy(b, 44100, 11100.0, 22050.0) < 1e-6 * _band_energy(b, 44100, 0.0, 22050.0)
 
 
 def test_corpus_files_decode_to_their_length(small_corpus):

@@ -332,3 +332,41 @@ def test_breakdown_in_the_middle_of_a_long_song():
     assert est.bpm == pytest.approx(bpm, abs=0.02)
     assert 0.3 <= est.confidence
     assert _grid_error_s(est, synth.first_beat_time(seed=seed)) < 0.008
+
+
+# --- round 3: the grid on the beat (not the off-beat), fast rock at its written level ---
+
+OFFBEAT_TRAPS = [
+    # 2-step kicks and 16th bass off the beat outweigh the downbeat kick in the low band;
+    # the claps on 2 and 4 (the backbeat) say where the beats are
+    ("electro_sidechain", 127.6543, 2),
+    ("electro_sidechain", 131.0, 0),
+    # off-beat bass as loud as the kick, open hats and stabs between the kicks
+    ("four_on_floor", 128.0, 0),
+]
+
+
+@pytest.mark.parametrize("style,bpm,seed", OFFBEAT_TRAPS)
+def test_grid_lands_on_the_beat_not_half_a_beat_off(style, bpm, seed):
+    x = synth.render_pattern(style, bpm=bpm, seconds=16.0, sr=MSR, seed=seed)
+    est = tempo.estimate_tempo(x, sr=MSR)
+    assert est.bpm == pytest.approx(bpm, abs=0.02)
+    assert _grid_error_s(est, synth.first_beat_time(seed=seed)) < 0.006
+
+
+@pytest.mark.parametrize("bpm,seed,sr", [(166.0, 40, 44100), (176.0, 41, 44100),
+                                         (152.5, 1, MSR)])
+def test_fast_rock_is_tapped_at_its_written_level(bpm, seed, sr):
+    # kick on 1 and 3, snare on 2 and 4 at 166 quarter notes: a runner taps 166, not 83
+    x = synth.render_pattern("rock", bpm=bpm, seconds=16.0, sr=sr, seed=seed)
+    est = tempo.estimate_tempo(x, sr=sr)
+    assert est.bpm == pytest.approx(bpm, abs=0.05), est
+    assert _grid_error_s(est, synth.first_beat_time(seed=seed)) < 0.006
+    assert _has(est, bpm / 2)  # the half is listed for runners who want it
+
+
+def test_halftime_groove_stays_at_its_written_level_at_44k():
+    x = synth.render_pattern("halftime_hiphop", bpm=85.0, seconds=16.0, sr=44100, seed=3)
+    est = tempo.estimate_tempo(x, sr=44100)
+    assert est.bpm == pytest.approx(85.0, abs=0.05)
+    assert _has(est, 170.0)
