@@ -320,8 +320,13 @@ def read_playlist_json(path: str | os.PathLike[str]) -> Playlist:
 
 
 # --- plan writers (plan.py) ---
-# Owner: PLAN engineer. Plans as CSV/JSON/Markdown, a PNG chart of the ramp,
-# and the per-athlete bundle (plan files, chart, weekly playlists, summary).
+# Plans as CSV/JSON/Markdown, a PNG chart of the ramp, and the per-athlete
+# bundle (plan files, chart, weekly playlists, summary).
+
+
+def _minutes(value: float) -> str:
+    """"1 minute", "2.5 minutes"."""
+    return f"{value:g} minute" + ("" if value == 1 else "s")
 
 PLAN_EVIDENCE = (
     "Raising step rate by 5-10% reduces the load on the knee (and at +10% on the hip) "
@@ -518,10 +523,10 @@ def plan_summary_markdown(
         "## How to use each week",
         "",
         f"- Run {plan.sessions_per_week} sessions a week of about "
-        f"{plan.minutes_per_session:g} minutes with that week's playlist, in order.",
-        f"- Warm up for {plan.warmup_minutes:g} minutes at last week's cadence (the first "
+        f"{_minutes(plan.minutes_per_session)} with that week's playlist, in order.",
+        f"- Warm up for {_minutes(plan.warmup_minutes)} at last week's cadence (the first "
         f"songs), run the main set at this week's cadence, and cool down for "
-        f"{plan.cooldown_minutes:g} minutes back at last week's cadence.",
+        f"{_minutes(plan.cooldown_minutes)} back at last week's cadence.",
         "- Land one step on every beat; with the slower, half-time songs land one step on "
         f"every half beat (songs at {lo2:.0f}-{hi2:.0f} BPM serve the same cadence as songs "
         f"at {lo1:.0f}-{hi1:.0f} BPM).",
