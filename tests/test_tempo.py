@@ -370,3 +370,33 @@ def test_halftime_groove_stays_at_its_written_level_at_44k():
     est = tempo.estimate_tempo(x, sr=44100)
     assert est.bpm == pytest.approx(85.0, abs=0.05)
     assert _has(est, 170.0)
+
+
+@pytest.mark.parametrize("style", ["rock", "latin", "dnb", "ballad"])
+def test_onset_envelope_agrees_with_librosa_onset_strength(style):
+    """The numpy hot path computes the same spectral flux as librosa's onset strength.
+
+    beatrun does not import librosa while analysing (its import costs more CPU
+    than analysing minutes of audio); librosa is the reference it is checked
+    against. The two differ only by a fixed frame offset (their framing
+    conventions), the same for every style.
+    """
+    import librosa
+    import numpy as np
+
+    sr = tempo.ANALYSIS_SR
+    signal = synth.render_pattern(style, bpm=123.4, seconds=12.0, sr=sr, seed=2)
+    ours = tempo.onset_envelope(signal, sr=sr)
+    reference = librosa.onset.onset_strength(
+        y=signal, sr=sr, hop_length=tempo.HOP, n_fft=tempo.N_FFT, n_mels=tempo.N_MELS,
+        fmax=5000.0, center=True,
+    )
+    n = min(len(ours), len(reference)) - 8
+    assert n > 900
+    agreement = [np.corrcoef(ours[:n], reference[k:k + n])[0, 1] for k in range(8)]
+    assert int(np.argmax(agreement)) == LIBROSA_FRAME_OFFSET
+    assert max(agreement) > 0.97, agreement
+
+
+#: librosa's centred onset frames run this many hops behind beatrun's.
+LIBROSA_FRAME_OFFSET = 4
