@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -99,7 +100,7 @@ class CadenceReport:
     @property
     def cadence_spm(self) -> int:
         """The median rounded to a whole number (what a plan starts from)."""
-        return round(self.median_spm)
+        return math.floor(self.median_spm + 0.5)  # half up: 164.5 -> 165
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -152,49 +153,127 @@ def _sniff(path: Path) -> str:
 def _read_fit(path: Path) -> list[Sample]:
     import fitdecode
 
-    samples: list[Sample] = []
-    t0: datetime | None = None
+    rows: list[tuple[datetime, dict[str, Any]]] = []
+    sessions: list[tuple[str | None, datetime | None, datetime | None]] = []
+    sports: list[str | None] = []
     try:
         with fitdecode.FitReader(
             str(path), check_crc=fitdecode.CrcCheck.RAISE,
             error_handling=fitdecode.ErrorHandling.RAISE,
         ) as reader:
             for frame in reader:
-                if frame.frame_type != fitdecode.FIT_FRAME_DATA or frame.name != "record":
+                if frame.frame_type != fitdecode.FIT_FRAME_DATA:
+                    continue
+                if frame.name not in {"record", "session", "sport"}:
                     continue
                 values = {f.name: f.value for f in frame.fields}
-                stamp = values.get("timestamp")
-                if not isinstance(stamp, datetime):
+                if frame.name == "session":
+                    sessions.append(_fit_session(values))
                     continue
-                t0 = t0 or stamp
-                cadence = values.get("cadence")
-                spm = None
-                if isinstance(cadence, int | float):
-                    frac = values.get("fractional_cadence")
-                    frac = frac if isinstance(frac, int | float) else 0.0
-                    spm = 2.0 * (cadence + frac)
-                speed = values.get("enhanced_speed")
-                if not isinstance(speed, int | float):
-                    speed = values.get("speed")
-                distance = values.get("distance")
-                lat, lon = values.get("position_lat"), values.get("position_long")
-                samples.append(
-                    Sample(
-                        t_s=(stamp - t0).total_seconds(),
-                        spm=spm,
-                        speed_mps=float(speed) if isinstance(speed, int | float) else None,
-                        distance_m=float(distance) if isinstance(distance, int | float) else None,
-                        lat=_semicircles(lat),
-                        lon=_semicircles(lon),
-                    )
-                )
+                if frame.name == "sport":
+                    sports.append(_sport_name(values.get("sport")))
+                    continue
+                stamp = values.get("timestamp")
+                if isinstance(stamp, datetime):
+                    rows.append((stamp, values))
     except Exception as exc:  # the decoder's failures on damaged input vary
         # (FitError, EOFError, struct.error, TypeError on garbled definitions, ...)
         reason = " ".join(str(exc).split())[:120] or type(exc).__name__
         raise ActivityError(
             f"{path} is a damaged FIT file ({reason}); export the activity again"
         ) from None
+    rows = _running_rows(path, rows, sessions, sports)
+    samples: list[Sample] = []
+    t0: datetime | None = None
+    for stamp, values in rows:
+        t0 = t0 or stamp
+        cadence = values.get("cadence")
+        spm = None
+        if isinstance(cadence, int | float):
+            frac = values.get("fractional_cadence")
+            frac = frac if isinstance(frac, int | float) else 0.0
+            spm = 2.0 * (cadence + frac)
+        speed = values.get("enhanced_speed")
+        if not isinstance(speed, int | float):
+            speed = values.get("speed")
+        distance = values.get("distance")
+        lat, lon = values.get("position_lat"), values.get("position_long")
+        samples.append(
+            Sample(
+                t_s=(stamp - t0).total_seconds(),
+                spm=spm,
+                speed_mps=float(speed) if isinstance(speed, int | float) else None,
+                distance_m=float(distance) if isinstance(distance, int | float) else None,
+                lat=_semicircles(lat),
+                lon=_semicircles(lon),
+            )
+        )
     return samples
+
+
+#: FIT sports whose cadence counts steps (or may: unknown/generic ones).
+_FOOT_SPORTS = {"running", "walking", "hiking", "generic", "all", "multisport", "training",
+                "transition"}
+
+
+def _sport_name(value: Any) -> str | None:
+    """A FIT sport as a lower-case name ("running", "cycling"); None when absent or unknown.
+
+    fitdecode gives a sport newer than its profile as a bare number: unknown, not "not a run".
+    """
+    if value is None or isinstance(value, int):
+        return None
+    name = getattr(value, "name", value)
+    return str(name).lower()
+
+
+def _fit_session(values: dict[str, Any]) -> tuple[str | None, datetime | None, datetime | None]:
+    """(sport, start, end) of a FIT session message."""
+    start = values.get("start_time")
+    end = values.get("timestamp")
+    elapsed = values.get("total_elapsed_time")
+    if isinstance(start, datetime) and isinstance(elapsed, int | float):
+        by_elapsed = start + timedelta(seconds=float(elapsed))
+        end = max(end, by_elapsed) if isinstance(end, datetime) else by_elapsed
+    return (
+        _sport_name(values.get("sport")),
+        start if isinstance(start, datetime) else None,
+        end if isinstance(end, datetime) else None,
+    )
+
+
+def _not_a_run(path: Path, sport: str) -> ActivityError:
+    what = sport.replace("_", " ")
+    unit = "pedal turns" if sport in {"cycling", "e_biking"} else "strokes or turns"
+    return ActivityError(
+        f"{path} is a {what} activity, not a run: its cadence counts {unit}, not steps; "
+        "measure a running activity instead"
+    )
+
+
+def _running_rows(
+    path: Path,
+    rows: list[tuple[datetime, dict[str, Any]]],
+    sessions: list[tuple[str | None, datetime | None, datetime | None]],
+    sports: list[str | None],
+) -> list[tuple[datetime, dict[str, Any]]]:
+    """The records of a FIT file's running sessions.
+
+    A multi-sport file keeps its running sessions only; a file whose every
+    session (or sport message) is a known non-foot sport, such as cycling
+    (cadence in pedal rpm), raises :class:`ActivityError`.
+    """
+    known = [sport for sport, _, _ in sessions] or sports
+    known = [sport for sport in known if sport is not None]
+    if not known:
+        return rows
+    runs = [(start, end) for sport, start, end in sessions if sport == "running"]
+    if runs and len(runs) < len(sessions) and all(s and e for s, e in runs):
+        return [(stamp, values) for stamp, values in rows
+                if any(start <= stamp <= end for start, end in runs)]  # type: ignore[operator]
+    if runs or "running" in known or any(sport in _FOOT_SPORTS for sport in known):
+        return rows
+    raise _not_a_run(path, known[0])
 
 
 def _semicircles(value: Any) -> float | None:
@@ -215,6 +294,10 @@ def _float(text: str | None) -> float | None:
     return value if value is not None and math.isfinite(value) else None
 
 
+#: GPX track types (Garmin Connect, Strava exports) of rides: cadence in pedal rpm.
+_CYCLING_TYPE = re.compile(r"cycl|bik|ride", re.IGNORECASE)
+
+
 def _read_gpx(path: Path) -> list[Sample]:
     import gpxpy
     import gpxpy.gpx
@@ -225,9 +308,12 @@ def _read_gpx(path: Path) -> list[Sample]:
     except (gpxpy.gpx.GPXException, ValueError) as exc:
         reason = " ".join(str(exc).split())[:120]
         raise ActivityError(f"{path} is a damaged GPX file ({reason}); export it again") from None
+    tracks = [t for t in gpx.tracks if not _CYCLING_TYPE.search(t.type or "")]
+    if gpx.tracks and not tracks:
+        raise _not_a_run(path, "cycling")
     samples: list[Sample] = []
     t0: datetime | None = None
-    for track in gpx.tracks:
+    for track in tracks:
         for segment in track.segments:
             for point in segment.points:
                 if point.time is None:
@@ -260,11 +346,14 @@ def _read_tcx(path: Path) -> list[Sample]:
         root = ET.parse(path).getroot()
     except ET.ParseError as exc:
         raise ActivityError(f"{path} is a damaged TCX file ({exc}); export it again") from None
+    activities = [e for e in root.iter() if _local(e.tag) == "Activity"]
+    containers = [e for e in activities if (e.get("Sport") or "").lower() != "biking"]
+    if activities and not containers:
+        raise _not_a_run(path, "cycling")
+    points = [p for c in (containers or [root]) for p in c.iter() if _local(p.tag) == "Trackpoint"]
     samples: list[Sample] = []
     t0: datetime | None = None
-    for point in root.iter():
-        if _local(point.tag) != "Trackpoint":
-            continue
+    for point in points:
         values: dict[str, str] = {}
         lat = lon = None
         for element in point.iter():

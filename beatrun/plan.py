@@ -370,12 +370,14 @@ def make_plan(
             "the session"
         )
     weeks = int(weeks)
-    start, goal = round(start_spm), round(goal_spm)
+    # half up (164.5 -> 165), as a runner reads it; round() would go to the even 164
+    start, goal = math.floor(start_spm + 0.5), math.floor(goal_spm + 0.5)
     pct = float(max_weekly_increase_pct)
     if goal <= start:
         raise PlanError(
             f"the goal {goal} spm is not above the starting cadence {start} spm; "
-            f"choose a goal above {start}"
+            f"choose a goal above {start} (plans only raise cadence; to run at {goal} spm, "
+            f"use `beatrun playlist --cadence {goal}`)"
         )
 
     warnings: list[str] = []

@@ -27,6 +27,7 @@ mode 0600 and never appear in output or logs (spotipy's debug logs are redacted)
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import http.server
 import json
@@ -367,7 +368,7 @@ def _private_token_cache(path: Path):
                 data = json.loads(self.path.read_text(encoding="utf-8"))
             except (OSError, ValueError):
                 return None
-            return data if isinstance(data, dict) else None
+            return data if _token_is_usable(data) else None
 
         def save_token_to_cache(self, token_info: dict[str, Any]) -> None:
             _write_private_json(self.path, token_info)
@@ -384,6 +385,31 @@ def _private_token_cache(path: Path):
             return True
 
     return PrivateTokenFile(path)
+
+
+def _token_is_usable(data: Any) -> bool:
+    """True for a token with the fields spotipy relies on (a damaged or foreign file is not)."""
+    if not isinstance(data, dict):
+        return False
+    expires_at = data.get("expires_at")
+    return (
+        isinstance(data.get("access_token"), str)
+        and isinstance(data.get("refresh_token"), str)
+        and isinstance(expires_at, int | float) and not isinstance(expires_at, bool)
+    )
+
+
+def _sign_in_invalid(exc: Any) -> SpotifyError:
+    """The message for a token Spotify no longer accepts (e.g. ``invalid_grant``)."""
+    error = getattr(exc, "error", None) or "error"
+    if error in {"invalid_grant", "invalid_client"}:
+        return SpotifyError(
+            f"Spotify no longer accepts the saved sign-in ({error}: it was revoked, expired or "
+            "belongs to another client ID); sign in again with `beatrun spotify login`"
+        )
+    return SpotifyError(
+        f"Spotify sign-in is no longer valid ({error}); run `beatrun spotify login`"
+    )
 
 
 def _write_private_json(path: Path, data: Any) -> None:
@@ -417,8 +443,11 @@ def _write_json(path: Path, data: Any) -> None:
 # ---------------------------------------------------------------------------
 
 
-def _parse_retry_after(headers: Any, default: float = 1.0) -> float:
-    """Seconds to wait from a ``Retry-After`` header (seconds or an HTTP date)."""
+def _parse_retry_after(headers: Any, default: float | None = 1.0) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (seconds or an HTTP date).
+
+    ``default`` when the header is missing or unreadable.
+    """
     value = None
     if headers:
         try:
@@ -486,12 +515,23 @@ class _Retrier:
             self.sleep(seconds)
 
     def too_many(self, what: str, headers: Any, *, quota: bool, attempt: int) -> None:
-        """Wait out a 429 or raise when the wait is too long."""
-        wait = _parse_retry_after(headers)
+        """Wait out a 429 or raise when the wait is too long.
+
+        Without a usable ``Retry-After`` the wait doubles from ``backoff_s``
+        (capped at ``max_retry_wait_s``); after 5 waits in a row beatrun stops.
+        """
+        given = _parse_retry_after(headers, default=None)
+        wait = given if given is not None else min(
+            self.max_retry_wait_s, self.backoff_s * (2 ** attempt))
+        why = "its quota for this app is used up (QUOTA_EXCEEDED)" if quota else "too many requests"
         if wait <= self.max_retry_wait_s and attempt < 5:
             self.wait(wait)
             return
-        why = "its quota for this app is used up (QUOTA_EXCEEDED)" if quota else "too many requests"
+        if wait <= self.max_retry_wait_s:
+            raise SpotifyError(
+                f"{self.service} kept answering 429 ({why}) while {what}, after {attempt} "
+                "waits in a row; try again in a few minutes"
+            )
         raise SpotifyError(
             f"{self.service} asks beatrun to wait {_human_wait(wait)} before {what} ({why}); "
             f"beatrun waits at most {_human_wait(self.max_retry_wait_s)}, so try again later"
@@ -652,9 +692,10 @@ class SpotifyClient:
                     failures += 1
                     continue
                 if status == 403:
+                    detail = f"403: {_error_message(exc)}"
                     raise SpotifyAccessError(
                         status, f"Spotify does not allow {what} for this app or account "
-                        f"(403: {_error_message(exc)})") from None
+                        f"({detail})", detail=detail) from None
                 if status == 404:
                     raise SpotifyAccessError(
                         status, f"Spotify found nothing while {what} (404: "
@@ -669,10 +710,8 @@ class SpotifyClient:
             except requests.exceptions.ConnectionError as exc:
                 raise self.retry.network(what, exc, _host(self.api_url)) from None
             except SpotifyOauthError as exc:
-                raise SpotifyError(
-                    f"Spotify sign-in is no longer valid ({exc.error or 'error'}); "
-                    "run `beatrun spotify login`"
-                ) from None
+                self._forget_rejected_token(exc)
+                raise _sign_in_invalid(exc) from None
 
     def _force_refresh(self, what: str) -> None:
         token = self.cache.get_cached_token()
@@ -684,14 +723,20 @@ class SpotifyClient:
         try:
             self.auth.refresh_access_token(token["refresh_token"])
         except SpotifyOauthError as exc:
-            raise SpotifyError(
-                f"Spotify sign-in is no longer valid ({exc.error or 'error'}); "
-                "run `beatrun spotify login`"
-            ) from None
+            self._forget_rejected_token(exc)
+            raise _sign_in_invalid(exc) from None
         except requests.exceptions.RequestException as exc:
             raise self.retry.network(
                 f"{what} (refreshing the sign-in)", exc, _host(self.accounts_url)
             ) from None
+
+    def _forget_rejected_token(self, exc: Any) -> None:
+        """Delete a token whose refresh Spotify rejected, so status says "not signed in"."""
+        if getattr(exc, "error", None) in {"invalid_grant", "invalid_client"}:
+            try:
+                self.cache.delete()
+            except SpotifyError:
+                pass  # the message about signing in again matters more
 
     def _pages(self, what: str, first: Callable[[], Any]) -> Iterator[dict[str, Any]]:
         page = self.call(what, first)
@@ -818,8 +863,9 @@ class SpotifyClient:
             return None
 
     def create_playlist(self, name: str, *, description: str, public: bool = False) -> dict:
-        return self.call("creating the playlist", self.sp.current_user_playlist_create,
-                         name, public=public, description=description)
+        with _write_refused(f"create the playlist {name!r}"):
+            return self.call("creating the playlist", self.sp.current_user_playlist_create,
+                             name, public=public, description=description)
 
     def playlist_uris(self, playlist_id: str) -> list[str]:
         items = self._pages(
@@ -836,20 +882,37 @@ class SpotifyClient:
 
     def replace_items(self, playlist_id: str, uris: Sequence[str]) -> None:
         """Make the playlist hold exactly ``uris``: PUT the first 100, POST the rest by 100."""
-        self.call("replacing the playlist's items", self.sp._put,
-                  f"playlists/{playlist_id}/items", payload={"uris": list(uris[:100])})
-        for start in range(100, len(uris), 100):
-            self.call("adding items to the playlist", self.sp._post,
-                      f"playlists/{playlist_id}/items",
-                      payload={"uris": list(uris[start:start + 100])})
+        with _write_refused(f"change the songs of playlist {playlist_id}"):
+            self.call("replacing the playlist's items", self.sp._put,
+                      f"playlists/{playlist_id}/items", payload={"uris": list(uris[:100])})
+            for start in range(100, len(uris), 100):
+                self.call("adding items to the playlist", self.sp._post,
+                          f"playlists/{playlist_id}/items",
+                          payload={"uris": list(uris[start:start + 100])})
+
+
+@contextlib.contextmanager
+def _write_refused(action: str) -> Iterator[None]:
+    """Turn a 403 on a playlist write into a message that says what to do."""
+    try:
+        yield
+    except SpotifyAccessError as err:
+        if err.status != 403:
+            raise
+        raise SpotifyAccessError(
+            403, f"Spotify does not let beatrun {action} ({err.detail}); make sure your account "
+            "is listed under User Management of your app in the Spotify Developer Dashboard "
+            "and that you own the playlist, then run `beatrun spotify login` again"
+        ) from None
 
 
 class SpotifyAccessError(SpotifyError):
     """Spotify answered 403 (not allowed for this app) or 404 (no such thing)."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, *, detail: str = "") -> None:
         super().__init__(message)
         self.status = status
+        self.detail = detail or f"{status}"
 
 
 # ---------------------------------------------------------------------------
@@ -1290,10 +1353,17 @@ def import_tracks(
     songs: list[SpotifyTrack] = []
     seen: set[str] = set()
     sources: list[list[SpotifyTrack]] = []
+    empty: list[str] = []
     if liked:
         sources.append(client.liked_tracks())
+        if not sources[-1]:
+            empty.append("your Spotify account has no liked songs; like some songs in Spotify "
+                         "or import a playlist with --playlist")
     for pid in ids:
         sources.append(client.playlist_tracks(pid))
+        if not sources[-1]:
+            empty.append(f"playlist {pid} holds no Spotify tracks (local files and podcast "
+                         "episodes are skipped)")
     for batch in sources:
         for song in batch:
             if song.uri not in seen:
@@ -1308,7 +1378,7 @@ def import_tracks(
         tracks=stored,
         by_source=dict(by_source),
         no_tempo=sum(1 for s in filled if s.tempo is None),
-        warnings=tuple(warnings),
+        warnings=tuple(empty + warnings),
     )
 
 

@@ -56,7 +56,8 @@ def _latlon(dist_m: float) -> tuple[float, float]:
     return LAT0 + dist_m / 111_195.0, LON0
 
 
-def write_fit(path: Path, points: list[dict]) -> Path:
+def write_fit(path: Path, points: list[dict], *, sessions: tuple = ()) -> Path:
+    """A FIT activity; ``sessions`` holds (sport name, start s, end s) session messages."""
     from fit_tool.fit_file_builder import FitFileBuilder
     from fit_tool.profile.messages.file_id_message import FileIdMessage
     from fit_tool.profile.messages.record_message import RecordMessage
@@ -82,6 +83,17 @@ def write_fit(path: Path, points: list[dict]) -> Path:
         rec.distance = p["dist"]
         records.append(rec)
     builder.add_all(records)
+    if sessions:
+        from fit_tool.profile.messages.session_message import SessionMessage
+        from fit_tool.profile.profile_type import Sport
+
+        for sport, start, end in sessions:
+            session = SessionMessage()
+            session.timestamp = t0_ms + round(end * 1000)
+            session.start_time = t0_ms + round(start * 1000)
+            session.total_elapsed_time = float(end - start)
+            session.sport = sport if isinstance(sport, int) else Sport[sport.upper()]
+            builder.add(session)
     builder.build().to_file(str(path))
     return path
 
@@ -276,3 +288,87 @@ def test_only_walking(tmp_path):
     pts = [{"t": float(t), "spm": 100.0, "speed": 1.3, "dist": 1.3 * t} for t in range(60)]
     with pytest.raises(ActivityError, match="has no running time"):
         measure_cadence(write_tcx(tmp_path / "walk.tcx", pts))
+
+
+# ---------------------------------------------------------------------------
+# Real devices: other sports, multi-sport files, exports from apps.
+# ---------------------------------------------------------------------------
+
+
+def _steady(spm: float, speed: float, start: float, seconds: int, dist0: float = 0.0) -> list:
+    return [{"t": start + t, "spm": spm, "speed": speed, "dist": dist0 + speed * t}
+            for t in range(seconds)]
+
+
+def test_fit_cycling_activity_is_not_a_run(tmp_path):
+    # 85 rpm pedalling would read as 170 "spm": say it is a ride instead
+    pts = _steady(170.0, 8.0, 0.0, 300)
+    path = write_fit(tmp_path / "ride.fit", pts, sessions=(("cycling", 0.0, 299.0),))
+    with pytest.raises(ActivityError) as err:
+        measure_cadence(path)
+    assert str(err.value) == (
+        f"{path} is a cycling activity, not a run: its cadence counts pedal turns, not steps; "
+        "measure a running activity instead"
+    )
+
+
+def test_fit_multisport_counts_the_running_session_only(tmp_path):
+    # a brick: 5 min on the bike at 90 rpm (read as 180), then 5 min running at 166 spm
+    pts = _steady(180.0, 9.0, 0.0, 300) + _steady(166.0, 3.0, 300.0, 300, dist0=2700.0)
+    path = write_fit(tmp_path / "brick.fit", pts,
+                     sessions=(("cycling", 0.0, 299.0), ("running", 300.0, 599.0)))
+    report = measure_cadence(path)
+    assert report.median_spm == pytest.approx(166.0, abs=0.05)
+    assert report.running_s == pytest.approx(300, abs=2)
+    assert report.distance_m == pytest.approx(900, abs=10)
+
+
+def test_fit_running_session_is_measured(tmp_path):
+    pts = _steady(172.0, 3.2, 0.0, 200)
+    path = write_fit(tmp_path / "run.fit", pts, sessions=(("running", 0.0, 199.0),))
+    assert measure_cadence(path).median_spm == pytest.approx(172.0, abs=0.05)
+
+
+def test_fit_sport_unknown_to_the_decoder_is_still_measured(tmp_path):
+    # a sport number newer than fitdecode's profile: unknown, not "not a run"
+    pts = _steady(174.0, 3.4, 0.0, 120)
+    path = write_fit(tmp_path / "new.fit", pts, sessions=((250, 0.0, 119.0),))
+    assert measure_cadence(path).median_spm == pytest.approx(174.0, abs=0.05)
+
+
+def test_tcx_biking_is_not_a_run(tmp_path):
+    path = write_tcx(tmp_path / "ride.tcx", _steady(170.0, 8.0, 0.0, 60))
+    path.write_text(path.read_text().replace('Sport="Running"', 'Sport="Biking"'))
+    with pytest.raises(ActivityError, match=r"is a cycling activity, not a run: its cadence "
+                                            r"counts pedal turns, not steps"):
+        measure_cadence(path)
+
+
+def test_gpx_cycling_track_is_not_a_run(tmp_path):
+    path = write_gpx(tmp_path / "ride.gpx", _steady(170.0, 8.0, 0.0, 60))
+    path.write_text(path.read_text().replace("<name>Morning run</name>",
+                                             "<name>Morning ride</name><type>cycling</type>"))
+    with pytest.raises(ActivityError, match="is a cycling activity, not a run"):
+        measure_cadence(path)
+
+
+def test_gpx_running_type_and_v2_extension_without_prefix(tmp_path):
+    # Strava/Garmin Connect: <type>running</type>, TrackPointExtension v2 as default namespace
+    path = write_gpx(tmp_path / "run.gpx", _steady(168.0, 3.0, 0.0, 120))
+    text = path.read_text().replace("<name>Morning run</name>",
+                                    "<name>Morning run</name><type>running</type>")
+    text = text.replace(
+        "<gpxtpx:TrackPointExtension>",
+        '<TrackPointExtension xmlns="http://www.garmin.com/xmlschemas/TrackPointExtension/v2">',
+    ).replace("</gpxtpx:TrackPointExtension>", "</TrackPointExtension>")
+    text = text.replace("gpxtpx:hr", "hr").replace("gpxtpx:cad", "cad")
+    path.write_text(text)
+    assert measure_cadence(path).median_spm == pytest.approx(168.0, abs=0.05)
+
+
+def test_half_spm_median_rounds_up_for_the_plan(tmp_path):
+    # 82.25 strides per foot = 164.5 spm: the plan starts at 165, not the even 164
+    pts = _steady(164.5, 3.0, 0.0, 120)
+    report = measure_cadence(write_fit(tmp_path / "half.fit", pts))
+    assert report.median_spm == pytest.approx(164.5, abs=0.01)
+    assert report.cadence_spm == 165

@@ -174,5 +174,22 @@ def test_bad_parameters_name_the_parameter_and_value(kwargs, message):
 
 
 def test_goal_not_above_start():
-    with pytest.raises(PlanError, match="the goal 160 spm is not above the starting cadence 162"):
+    with pytest.raises(PlanError) as err:
         make_plan(start_spm=162, goal_spm=160, weeks=4)
+    assert str(err.value) == (
+        "the goal 160 spm is not above the starting cadence 162 spm; choose a goal above 162 "
+        "(plans only raise cadence; to run at 160 spm, use `beatrun playlist --cadence 160`)"
+    )
+
+
+@pytest.mark.parametrize(("measured", "start"), [(164.5, 165), (163.6, 164), (165.5, 166),
+                                                 (164.49, 164)])
+def test_measured_start_rounds_half_up(measured, start):
+    # a FIT median is a multiple of 1/64 spm: 164.5 must not become 164 (round-half-even)
+    plan = make_plan(start_spm=measured, goal_spm=170, weeks=4)
+    assert plan.start_spm == start
+
+
+def test_one_week_plan_reaches_a_close_goal():
+    plan = make_plan(start_spm=165, goal_spm=169, weeks=1)
+    assert [w.cadence_spm for w in plan.weeks] == [169] and plan.weeks[0].previous_spm == 165

@@ -129,11 +129,42 @@ def test_not_signed_in_is_a_clear_error_without_prompting(fake):
 
 def test_token_file_is_rewritten_atomically_with_mode_0600(tmp_path):
     cache = sp._private_token_cache(tmp_path / "sub" / "t.json")
-    cache.save_token_to_cache({"access_token": "a"})
-    cache.save_token_to_cache({"access_token": "b"})
+    token = {"access_token": "a", "refresh_token": "r", "expires_at": 1}
+    cache.save_token_to_cache(token)
+    cache.save_token_to_cache({**token, "access_token": "b"})
     assert stat.S_IMODE(os.stat(tmp_path / "sub" / "t.json").st_mode) == 0o600
-    assert cache.get_cached_token() == {"access_token": "b"}
+    assert cache.get_cached_token() == {**token, "access_token": "b"}
     assert [p.name for p in (tmp_path / "sub").iterdir()] == ["t.json"]  # no temp files left
+
+
+@pytest.mark.parametrize("damage", [
+    lambda t: {k: v for k, v in t.items() if k != "expires_at"},
+    lambda t: {**t, "expires_at": "soon"},
+    lambda t: {k: v for k, v in t.items() if k != "refresh_token"} | {"expires_at": 1},
+    lambda t: [t],
+])
+def test_damaged_token_file_means_signed_out_not_a_traceback(fake, client, damage):
+    token = json.loads(client.token_path.read_text())
+    client.token_path.write_text(json.dumps(damage(token)))
+    assert client.status().signed_in is False
+    with pytest.raises(SpotifyError, match=r"^not signed in to Spotify .*; "
+                                           r"run `beatrun spotify login`$"):
+        client.me()
+    assert fake.requests_to("GET", "/v1/me") == []
+
+
+def test_revoked_refresh_token_says_sign_in_again_and_forgets_it(fake, client):
+    token = json.loads(client.token_path.read_text())
+    client.token_path.write_text(json.dumps({**token, "expires_at": 1}))  # expired
+    fake.refresh_tokens.discard(token["refresh_token"])  # the user removed the app's access
+    with pytest.raises(SpotifyError) as err:
+        client.me()
+    assert str(err.value) == (
+        "Spotify no longer accepts the saved sign-in (invalid_grant: it was revoked, expired "
+        "or belongs to another client ID); sign in again with `beatrun spotify login`"
+    )
+    assert not client.token_path.exists()
+    assert client.status().signed_in is False
 
 
 def test_expired_token_is_refreshed_once_on_401(fake, client):
@@ -216,6 +247,23 @@ def test_short_retry_after_is_waited_out_for_real(fake):
     assert time.monotonic() - started >= 0.9
     assert client.retry.waits == [1.0]
     assert len(fake.requests_to("GET", "/v1/me")) == 2
+
+
+def test_429_without_retry_after_backs_off_then_stops_with_one_line(fake):
+    client = make_client(fake, backoff_s=0.5)
+    fake.faults += [Fault("/v1/me", 429) for _ in range(2)]
+    assert client.me().id == "runner1"
+    assert client.retry.waits == [0.5, 1.0]  # doubling, not a fixed second
+
+    client._user = None
+    fake.faults += [Fault("/v1/me", 429) for _ in range(6)]
+    with pytest.raises(SpotifyError) as err:
+        client.me()
+    assert str(err.value) == (
+        "Spotify kept answering 429 (too many requests) while reading your Spotify profile, "
+        "after 5 waits in a row; try again in a few minutes"
+    )
+    assert client.retry.waits[2:] == [0.5, 1.0, 2.0, 4.0, 5.0]  # capped at max_retry_wait_s
 
 
 def test_long_retry_after_stops_at_once_with_the_wait(fake, client):
@@ -400,6 +448,16 @@ def test_reccobeats_failure_is_a_warning_not_the_end(fake, client, library):
     assert result.warnings[1].startswith("ReccoBeats tempos skipped: ReccoBeats failed")
 
 
+def test_import_with_no_liked_songs_says_so(fake, client, library):
+    assert fake.liked == []
+    result = sp.import_tracks(client, library, liked=True)
+    assert result.tracks == () and result.no_tempo == 0
+    assert result.warnings == (
+        "your Spotify account has no liked songs; like some songs in Spotify or import a "
+        "playlist with --playlist",)
+    assert not [r for r in fake.requests if "audio-features" in r.path]  # nothing to ask
+
+
 def test_import_playlist_reads_items_not_tracks(fake, client, library):
     tracks = fake.add_tracks([make_track(n) for n in range(60)])
     fake.add_playlist("37i9dQZF1DXcBWIGoYBM5M", "Mix", [t["uri"] for t in tracks])
@@ -466,6 +524,27 @@ def test_sync_twice_changes_nothing_and_writes_in_chunks_of_100(fake, client):
             second.unchanged) == (first.playlist_id, False, 0, 0, 250)
     assert not [r for r in fake.requests if r.method in ("PUT", "POST")]
     assert len(fake.playlists) == 1 and playlist["uris"] == [t.spotify_uri for t in songs]
+
+
+@pytest.mark.parametrize("prefix, method, action", [
+    ("/v1/me/playlists", "POST", "create the playlist 'Run 170'"),
+    ("/v1/playlists/", "PUT", "change the songs of playlist "),
+])
+def test_sync_403_on_write_says_what_to_do(fake, client, prefix, method, action):
+    fake.add_tracks([make_track(n) for n in range(3)])
+    if method == "PUT":
+        sp.sync_playlist(client, "Run 170", local_tracks(2))  # exists; now change it
+    fake.faults.append(Fault(prefix, 403, method=method, body={
+        "error": {"status": 403, "message": "Insufficient client scope"}}))
+    with pytest.raises(SpotifyError) as err:
+        sp.sync_playlist(client, "Run 170", local_tracks(3))
+    message = str(err.value)
+    assert message.startswith(f"Spotify does not let beatrun {action}")
+    assert message.endswith(
+        "(403: Insufficient client scope); make sure your account is listed under User "
+        "Management of your app in the Spotify Developer Dashboard and that you own the "
+        "playlist, then run `beatrun spotify login` again")
+    assert "\n" not in message
 
 
 def test_sync_replaces_changed_items_without_duplicates(fake, client):
