@@ -115,6 +115,8 @@ def _m3u(playlist: Playlist, base: Path, *, relative: bool) -> tuple[str, int, i
     local, skipped = _local_entries(playlist, base, relative=relative)
     for match, path in local:
         lines.append(f"#EXTINF:{int(round(match.duration_s))},{_one_line(_title(match))}")
+        if path.startswith("#"):  # a line starting with '#' is a comment: "./#1 Hit.mp3"
+            path = os.path.join(os.curdir, path)
         lines.append(path)
     return "\n".join(lines) + "\n", len(local), skipped
 

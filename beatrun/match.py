@@ -41,7 +41,9 @@ planned end (the sum of the minutes of segments ``0..k``, moved earlier by any
 shortfall of earlier segments). Hence, when the library allows it, the total
 length ``L`` meets the target ``T`` "within one song": ``L >= T`` and
 ``L - (last song's length) < T``. Near a segment's end, songs that would run
-far past it score lower, so segment changes stay close to plan. A segment whose
+far past it score lower, so segment changes stay close to plan; a song that
+would run more than 4 minutes past it is used only when no other song fits
+(a 20-minute song does not swallow a 5-minute warm-up). A segment whose
 planned window was already used up by the previous segment's last song gets no
 song. A segment stops short only when no unused song fits it; then
 ``build_playlist`` raises :class:`NotEnoughMusicError` with what looser settings
@@ -128,6 +130,10 @@ W_JITTER = 0.2
 W_SCARCITY = 0.5
 W_OVERSHOOT_PER_MIN = 0.15
 MAX_OVERSHOOT_PENALTY = 0.6
+# Beyond this many minutes past a segment's end (where the penalty above is reached),
+# each further minute costs this much: far more than any score difference.
+FAR_OVERSHOOT_MIN = MAX_OVERSHOOT_PENALTY / W_OVERSHOOT_PER_MIN
+W_FAR_OVERSHOOT_PER_MIN = 2.0
 
 # Trust in a tempo by where it came from (analysis uses its own confidence).
 _SOURCE_TRUST = {"override": 1.0, "tag": 0.7}
@@ -505,6 +511,8 @@ def _workout_items(items: Any, *, where: str) -> list[tuple[str, float, float]]:
     out: list[tuple[str, float, float]] = []
     for i, item in enumerate(items, 1):
         here = f"{where} segment {i}"
+        if isinstance(item, dict) and isinstance(item.get("name"), str) and item["name"].strip():
+            here += f" ({item['name'].strip()!r})"  # a coach finds "fast" faster than "7"
         if not isinstance(item, dict):
             raise UsageError(f"{here}: must be a table with minutes and cadence_spm")
         if "repeat" in item:
@@ -524,9 +532,12 @@ def _workout_items(items: Any, *, where: str) -> list[tuple[str, float, float]]:
                 f"{here}: unknown key {sorted(unknown)[0]!r} (use name, minutes, cadence_spm)"
             )
         for key in ("minutes", "cadence_spm"):
-            value = item.get(key)
+            if key not in item:
+                raise UsageError(f"{here}: {key} is missing (each segment needs minutes and "
+                                 "cadence_spm)")
+            value = item[key]
             if not isinstance(value, int | float) or isinstance(value, bool):
-                raise UsageError(f"{here}: {key} must be a number")
+                raise UsageError(f"{here}: {key} must be a number, got {value!r}")
         name = str(item.get("name") or f"segment {i}")
         _check_segment(name, float(item["minutes"]), float(item["cadence_spm"]), where=here)
         out.append((name, float(item["minutes"]), float(item["cadence_spm"])))
@@ -862,6 +873,8 @@ def _pick(
         duration = usable.tracks[index].duration_s or 0.0
         over_min = max(0.0, time_s + duration - end_s) / 60.0
         value = static - min(MAX_OVERSHOOT_PENALTY, W_OVERSHOOT_PER_MIN * over_min)
+        if over_min > FAR_OVERSHOOT_MIN:
+            value -= W_FAR_OVERSHOOT_PER_MIN * (over_min - FAR_OVERSHOOT_MIN)
         artist = usable.artists[index]
         if prev_artist is not None and artist == prev_artist:
             if value > fallback_value:

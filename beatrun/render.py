@@ -50,7 +50,7 @@ import re
 import time
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +81,8 @@ MAX_RATIO = 2.0
 FORMATS = ("flac", "mp3", "ogg", "wav")
 """Output formats (written by pedalboard.io)."""
 MANIFEST_NAME = ".beatrun-render.json"
+PHASE_WINDOW_S = 30.0
+"""Seconds of a song read to find its beat when the playlist has no beat grid for it."""
 
 _WINDOWS_RESERVED = {
     "CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$",
@@ -117,6 +119,8 @@ class RenderedTrack:
     cpu_s: float = 0.0
     renamed_from: str | None = None
     """File name this song had in an earlier render of the folder (renamed, not redone)."""
+    streaming_only: bool = False
+    """True for a track without a local file (e.g. Spotify-only): left out, not a failure."""
 
     @property
     def ok(self) -> bool:
@@ -151,7 +155,13 @@ class RenderResult:
 
     @property
     def failed(self) -> int:
-        return sum(1 for t in self.tracks if not t.ok)
+        """Songs that could not be rendered (streaming-only tracks are not counted)."""
+        return sum(1 for t in self.tracks if not t.ok and not t.streaming_only)
+
+    @property
+    def streaming_only(self) -> int:
+        """Tracks left out because they have no local file (e.g. Spotify-only)."""
+        return sum(1 for t in self.tracks if t.streaming_only)
 
     @property
     def renamed(self) -> int:
@@ -166,6 +176,7 @@ class RenderResult:
             "skipped": self.skipped,
             "renamed": self.renamed,
             "failed": self.failed,
+            "streaming_only": self.streaming_only,
             "removed": list(self.removed),
             "tracks": [t.to_dict() for t in self.tracks],
         }
@@ -238,8 +249,13 @@ class MixResult:
 
     @property
     def failed(self) -> int:
-        """How many playlist entries are not in the mix."""
-        return len(self.skipped)
+        """How many playlist entries with a local file are not in the mix."""
+        return sum(1 for s in self.skipped if s.path)
+
+    @property
+    def streaming_only(self) -> int:
+        """Entries left out because they have no local file (e.g. Spotify-only)."""
+        return sum(1 for s in self.skipped if not s.path)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -251,6 +267,7 @@ class MixResult:
             "steps": len(self.step_times_s),
             "cpu_s": self.cpu_s,
             "failed": self.failed,
+            "streaming_only": self.streaming_only,
             "skipped": [asdict(s) for s in self.skipped],
         }
 
@@ -586,6 +603,27 @@ def _format_of(path: Path, format: str | None) -> str:
     return fmt
 
 
+def _check_writable(folder: Path) -> None:
+    """Raise BeatrunError when no file can be created in ``folder`` (probed, then removed)."""
+    import tempfile
+
+    try:
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".beatrun-probe-"):
+            pass
+    except OSError as exc:
+        raise BeatrunError(f"cannot write into folder {folder}: {_os_reason(exc)}; "
+                           "choose another folder or make it writable") from None
+
+
+def _os_reason(exc: OSError) -> str:
+    """"permission denied", "read-only file system", ... for an OSError."""
+    import errno
+
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return "permission denied"
+    return (exc.strerror or str(exc) or type(exc).__name__).lower()
+
+
 def _part_path(dst: Path) -> Path:
     """Where ``dst`` is written before the rename (same folder, same extension)."""
     return dst.with_name(f".{dst.stem}.part{dst.suffix}")
@@ -602,6 +640,7 @@ def _write_blocks(dst: Path, blocks: Iterable[Any], *, sr: int, channels: int,
         raise UsageError(f"cannot write {dst.name}: its extension does not match format {fmt}")
     if not dst.parent.is_dir():
         raise BeatrunError(f"cannot write {dst}: folder {dst.parent} does not exist")
+    _check_writable(dst.parent)
     tmp = _part_path(dst)
     frames = 0
     options: dict[str, Any] = {}
@@ -665,6 +704,35 @@ def _check_ratio(ratio: float) -> None:
         )
 
 
+def beat_phase_s(path: str | os.PathLike[str], *, period_s: float,
+                 duration_s: float | None = None) -> float | None:
+    """File time (s) in ``[0, period_s)`` of a beat of a song whose grid is unknown.
+
+    For songs whose BPM came from a tag or another source without a beat grid.
+    period_s : float > 0, seconds per beat (60 / BPM).
+    duration_s : float or None, the song's length, to read from its middle part.
+    Tracks the beat of up to :data:`PHASE_WINDOW_S` seconds of the song
+    (:func:`beatrun.tempo.estimate_tempo`) and returns one of its beats folded
+    onto ``period_s``; None when that excerpt has no steady beat. Raises
+    AudioError when the file cannot be decoded.
+    """
+    from beatrun import audio, tempo
+
+    if not period_s > 0:
+        raise UsageError(f"period_s must be > 0 seconds, got {period_s}")
+    sr = tempo.ANALYSIS_SR
+    offset = 0.0
+    if duration_s and duration_s > PHASE_WINDOW_S:
+        offset = min(PHASE_WINDOW_S, (duration_s - PHASE_WINDOW_S) / 2)
+    signal = audio.load(path, sr=sr, offset_s=offset, duration_s=PHASE_WINDOW_S)
+    if signal.size < sr:
+        return None
+    estimate = tempo.estimate_tempo(signal, sr=sr)
+    if estimate.beat_offset_s is None:
+        return None
+    return float((offset + estimate.beat_offset_s) % period_s)
+
+
 def _song_steps(*, beat_offset_s: float | None, beat_period_s: float | None,
                 steps_per_beat: float, ratio: float, duration_out_s: float) -> list[float]:
     """Step times (output seconds) of a song stretched by a constant ratio."""
@@ -712,6 +780,11 @@ def stretch_file(
     beats: list[float] = []
     with _Source(src) as source:
         duration_in = source.frames / source.sr
+        if click_volume > 0 and beat_period_s and beat_offset_s is None:  # e.g. a tag BPM
+            try:
+                beat_offset_s = beat_phase_s(src, period_s=beat_period_s, duration_s=duration_in)
+            except BeatrunError:
+                beat_offset_s = None
         if beat_period_s and beat_offset_s is not None:
             first = beat_offset_s % beat_period_s
             beats = [first + k * beat_period_s
@@ -878,9 +951,22 @@ def _load_manifest(out_dir: Path) -> dict[str, Any]:
 
 def _save_manifest(out_dir: Path, manifest: dict[str, Any]) -> None:
     data = {"format": "beatrun-render", "version": 2, **manifest}
-    tmp = out_dir / (MANIFEST_NAME + ".tmp")
-    tmp.write_text(json.dumps(data, indent=1, sort_keys=True), encoding="utf-8")
-    os.replace(tmp, out_dir / MANIFEST_NAME)
+    _replace_text(out_dir / MANIFEST_NAME, json.dumps(data, indent=1, sort_keys=True))
+
+
+def _replace_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` via a temporary file; an OSError becomes a BeatrunError."""
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError as exc:
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError:
+            pass
+        raise BeatrunError(f"cannot write {path}: {_os_reason(exc)}; "
+                           "check the folder's permissions and free space") from None
 
 
 def _plain_name(name: Any) -> bool:
@@ -997,7 +1083,8 @@ def render_playlist(
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise BeatrunError(f"cannot create folder {out}: {exc.strerror}") from None
+        raise BeatrunError(f"cannot create folder {out}: {_os_reason(exc)}") from None
+    _check_writable(out)  # before any work: a read-only folder is one clear error
     manifest = _load_manifest(out)
     songs: dict[str, dict[str, Any]] = manifest["songs"]
     click_level = click_volume if click else 0.0
@@ -1029,7 +1116,8 @@ def render_playlist(
         dst = out / name
         if not entry.path:
             finish(RenderedTrack(entry.index, "", str(dst), entry.ratio,
-                                 error="no local file for this track (a streaming-only track)"))
+                                 error="no local file for this track (a streaming-only track)",
+                                 streaming_only=True))
             continue
         state = _source_state(entry.path)
         if state is None:
@@ -1161,9 +1249,7 @@ def _write_m3u8(path: Path, tracks: Sequence[RenderedTrack], entries: Sequence[_
         seconds = int(round(track.duration_out_s)) if track.duration_out_s else -1
         lines.append(f"#EXTINF:{seconds},{label}")
         lines.append(Path(track.dst).name)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    _replace_text(path, "\n".join(lines) + "\n")
 
 
 # ---------------------------------------------------------------------------
@@ -1302,6 +1388,8 @@ def render_mix(
         if reason is not None:
             skipped.append(MixSkip(entry.index, entry.path, reason))
             continue
+        if entry.beat_offset_s is None and entry.song_period_s:  # e.g. a BPM from a tag
+            entry = replace(entry, beat_offset_s=_phase_or_none(entry, duration))
         entries.append(entry)
         durations.append(duration)
     if not entries:
@@ -1412,6 +1500,15 @@ def render_mix(
     return MixResult(path=str(out_path), sr=sr, duration_s=total / sr, parts=parts,
                      transitions=transitions, step_times_s=tuple(grid),
                      cpu_s=time.process_time() - cpu0, skipped=tuple(skipped))
+
+
+def _phase_or_none(entry: _Entry, duration_s: float) -> float | None:
+    """:func:`beat_phase_s` of an entry, None when it cannot be found (the mix assumes 0)."""
+    try:
+        return beat_phase_s(str(entry.path), period_s=float(entry.song_period_s or 0),
+                            duration_s=duration_s)
+    except BeatrunError:
+        return None
 
 
 def _mix_usable(entry: _Entry, *, sr: int, crossfade_beats: int) -> tuple[float, str | None]:

@@ -225,3 +225,23 @@ def test_read_playlist_json_errors(tmp_path):
     other.write_text("[]", encoding="utf-8")
     with pytest.raises(BeatrunError, match=r"other.json: not a beatrun playlist JSON"):
         read_playlist_json(other)
+
+
+@pytest.mark.parametrize("ext", [".m3u8", ".m3u"])
+def test_m3u_relative_path_starting_with_hash_is_not_read_as_a_comment(tmp_path, ext):
+    """A song next to the playlist named "#1 Hit.flac" must not become a '#' comment line."""
+    names = ["#1 Hit ?%23 Läuft.flac", "plain.flac"]
+    tracks = []
+    for i, name in enumerate(names, 1):
+        (tmp_path / name).write_bytes(b"")
+        tracks.append(Track(id=i, path=str(tmp_path / name), artist=f"A{i}", title=f"T{i}",
+                            duration_s=300.0, bpm=170.0, bpm_source="tag"))
+    playlist = build_playlist(tracks, segments=[Segment("main", 9, 170.0)])
+    target = tmp_path / f"run{ext}"
+    write_playlist(playlist, target, relative=True)
+    lines = target.read_text(encoding="utf-8").splitlines()
+    # What a player does: every line not starting with '#' is an entry.
+    entries = [line for line in lines if line and not line.startswith("#")]
+    read = [os.path.normpath(os.path.join(tmp_path, line)) for line in entries]
+    assert sorted(read) == sorted(str(tmp_path / name) for name in names)
+    assert all(Path(p).is_file() for p in read)

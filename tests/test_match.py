@@ -483,7 +483,15 @@ def test_workout_repeats_are_numbered():
         ("name = 'x'", "w.toml: needs a non-empty list of segments ([[segments]] tables)"),
         ("[[segments]]\nminutes = 5\ncadence = 170",
          "w.toml segment 1: unknown key 'cadence' (use name, minutes, cadence_spm)"),
-        ("[[segments]]\nminutes = 5", "w.toml segment 1: cadence_spm must be a number"),
+        ("[[segments]]\nminutes = 5",
+         "w.toml segment 1: cadence_spm is missing (each segment needs minutes and cadence_spm)"),
+        ("[[segments]]\nminutes = '10'\ncadence_spm = 170",
+         "w.toml segment 1: minutes must be a number, got '10'"),
+        ("[[segments]]\nminutes = 5\ncadence_spm = 170\n[[segments]]\nname = 'fast'\n"
+         "minutes = 3\ncadence_spm = 1780",
+         "w.toml segment 2 ('fast'): cadence must be between 30 and 300 spm, got 1780"),
+        ("[[segments]]\nrepeat = 2\nsegments = [{name = 'easy', minutes = 2, cadence = 160}]",
+         "w.toml segment 1 segment 1 ('easy'): unknown key 'cadence'"),
         ("[[segments]]\nrepeat = 0\nsegments = [{minutes = 1, cadence_spm = 170}]",
          "w.toml segment 1: repeat must be a whole number from 1 to 100"),
         ("[[segments]]\nminutes = 5\ncadence_spm = 20",
@@ -539,3 +547,19 @@ def test_from_dict_rejects_other_json():
         Playlist.from_dict({"entries": []})
     with pytest.raises(UsageError, match="newer than this beatrun understands"):
         Playlist.from_dict({"format": "beatrun-playlist", "version": 99})
+
+
+def test_a_twenty_minute_song_does_not_swallow_a_five_minute_warm_up():
+    """A perfect-fit 20 min song at the warm-up cadence must not push the main part back."""
+    warm = [song(i, 156.5 + (i % 3) * 0.2, duration_s=210.0, source="analysis",
+                 confidence=0.5) for i in range(1, 6)]
+    fast = [song(10 + i, 172.0 + (i % 5) * 0.3, duration_s=240.0) for i in range(12)]
+    epic = song(100, 160.0, duration_s=1200.0, source="override")
+    playlist = build_playlist([*warm, *fast, epic],
+                              segments=parse_segments("5m@160,30m@172"))
+    assert 100 not in [m.track.id for m in playlist.entries]
+    main_start = next(m.start_s for m in playlist.entries if m.segment == "main")
+    assert main_start <= 9 * 60  # within one song of the planned 5 min
+    # With nothing else at 160 spm, the long song is still used.
+    alone = build_playlist([*fast, epic], segments=parse_segments("5m@160,30m@172"))
+    assert alone.entries[0].track.id == 100

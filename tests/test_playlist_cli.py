@@ -172,6 +172,10 @@ def test_stretch_and_tolerance_numbers(tmp_path):
     assert ratios == {1.0, round(170 / 177.65, 4), round(170 / 182.8, 4)}
     table = run("--cadence", "170", "--minutes", "45", "--library", db, "--stretch", "8")
     assert "-7.0%" in table.stdout and "+7.5%" in table.stdout
+    # The error suggests "--tolerance 5%": typed as shown, it must work.
+    wider = run("--cadence", "170", "--minutes", "31", "--library", db, "--tolerance", "5%")
+    assert wider.exit_code == 0, wider.output
+    assert "+4.5%" in wider.stdout
 
 
 def test_segments_and_workout(tmp_path):
@@ -282,3 +286,40 @@ def test_library_without_any_fitting_song(tmp_path):
         "Error: only 0 of 45 minutes at 170 spm +/-3%; looser settings do not help: "
         "add songs near 170 or 85 BPM\n"
     )
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("0.08", "'0.08' is ambiguous: write 8% for 8 percent, or 0.08% if you mean that"),
+        ("-3%", "-3% is not between 0% and 30%"),
+        ("0.3", "'0.3' is ambiguous: write 30% for 30 percent, or 0.3% if you mean that"),
+        ("50%", "50% is not between 0% and 30%"),
+        ("\u22123%", "'\u22123%' is not a percentage (write it like 8%)"),
+    ],
+)
+def test_stretch_values_a_user_might_type(library, value, message):
+    db, _ = library
+    result = run("--cadence", "170", "--stretch", value, "--library", db)
+    assert result.exit_code == 2
+    assert f"Invalid value for '--stretch': {message}" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("8", 8.0), ("8%", 8.0), (" 8 % ", 8.0), ("0.5%", 0.5), ("0", 0.0), ("0.5", 0.5)],
+)
+def test_stretch_values_that_are_clear(value, expected):
+    from beatrun.cli import PercentType
+
+    assert PercentType(0, 30).convert(value, None, None) == expected
+
+
+def test_workout_saved_with_a_byte_order_mark_is_read(library, tmp_path):
+    db, _ = library
+    workout = tmp_path / "easy.toml"
+    workout.write_text('name = "Easy"\n[[segments]]\nminutes = 10\ncadence_spm = 170\n',
+                       encoding="utf-8-sig")
+    result = run("--workout", str(workout), "--library", db)
+    assert result.exit_code == 0, result.output
+    assert "(target 10:00)" in result.stdout

@@ -594,3 +594,105 @@ def test_mix_memory_stays_far_below_the_whole_mix(tmp_path):
     assert result["parts"] == 8 and result["duration_s"] > 400
     whole = result["duration_s"] * 22050 * 2 * 4  # stereo float32
     assert result["growth_bytes"] < 0.4 * whole, (result["growth_bytes"] / 2**20, whole / 2**20)
+
+
+# ---------------------------------------------------------------------------
+# Review fixes: streaming-only tracks, folders that cannot be written
+# ---------------------------------------------------------------------------
+
+
+def _spotify_only(entry: dict) -> dict:
+    return dict(entry, path=None, source="spotify", spotify_uri="spotify:track:abc",
+                title="Streamed", beat_offset_s=None)
+
+
+def test_streaming_only_tracks_are_left_out_not_failed(pulse_songs, tmp_path):
+    entries = [pulse_songs[0], _spotify_only(pulse_songs[1]), pulse_songs[2]]
+    result = render.render_playlist(_playlist(entries), tmp_path / "out", workers=1)
+    assert (result.rendered, result.failed, result.streaming_only) == (2, 0, 1)
+    assert result.tracks[1].error == "no local file for this track (a streaming-only track)"
+    assert result.to_dict()["failed"] == 0 and result.to_dict()["streaming_only"] == 1
+    m3u8 = (tmp_path / "out" / "test run.m3u8").read_text(encoding="utf-8")
+    assert "01 - Pulse - Song 0.flac" in m3u8 and "03 - Pulse - Song 2.flac" in m3u8
+    assert "02 -" not in m3u8
+    mix = render.render_mix(_playlist(entries), tmp_path / "mix.wav", crossfade_beats=4,
+                            glide_beats=8, sr=SR)
+    assert (mix.failed, mix.streaming_only) == (0, 1)
+    assert [p.index for p in mix.parts] == [1, 3]
+    assert mix.to_dict()["failed"] == 0
+
+
+@pytest.fixture()
+def locked_dir(tmp_path):
+    """A folder in which no file can be created (chmod; chattr +i when running as root)."""
+    import subprocess
+
+    folder = tmp_path / "locked"
+    folder.mkdir()
+    folder.chmod(0o555)
+
+    def writable() -> bool:
+        try:
+            (folder / "probe").touch()
+        except OSError:
+            return False
+        (folder / "probe").unlink()
+        return True
+
+    immutable = False
+    if writable():  # root ignores permissions
+        try:
+            subprocess.run(["chattr", "+i", str(folder)], check=True, capture_output=True)
+            immutable = True
+        except (OSError, subprocess.CalledProcessError):
+            pass
+    if writable():
+        folder.chmod(0o755)
+        pytest.skip("cannot make a folder read-only here")
+    yield folder
+    if immutable:
+        subprocess.run(["chattr", "-i", str(folder)], check=False, capture_output=True)
+    folder.chmod(0o755)
+
+
+def test_render_into_a_read_only_folder_is_one_clear_error(pulse_songs, locked_dir):
+    done = []
+    with pytest.raises(BeatrunError) as err:
+        render.render_playlist(_playlist(pulse_songs[:2]), locked_dir, workers=1,
+                               progress=done.append)
+    assert str(err.value) == (f"cannot write into folder {locked_dir}: permission denied; "
+                              "choose another folder or make it writable")
+    assert done == [] and list(locked_dir.iterdir()) == []
+    with pytest.raises(BeatrunError, match=rf"^cannot write into folder {locked_dir}: "
+                                           "permission denied"):
+        render.render_mix(_playlist(pulse_songs[:2]), locked_dir / "mix.flac", sr=SR)
+    with pytest.raises(BeatrunError, match=rf"^cannot write into folder {locked_dir}: "):
+        render.write_click(locked_dir / "click.flac", cadence_spm=170, minutes=0.05)
+    assert list(locked_dir.iterdir()) == []
+
+
+def test_mix_finds_the_beat_of_songs_whose_bpm_came_from_a_tag(pulse_songs, tmp_path):
+    """No beat grid (a tag BPM, never analysed): the mix still lands every beat on the grid."""
+    entries = [dict(e, beat_offset_s=None, beat_period_s=None) for e in pulse_songs[:3]]
+    out = tmp_path / "mix.wav"
+    mix = render.render_mix(_playlist(entries), out, crossfade_beats=4, glide_beats=8, sr=SR)
+    assert [p.index for p in mix.parts] == [1, 2, 3]
+    data, sr = _read(out)
+    grid = np.array(mix.step_times_s)
+    ons = _onsets(data.mean(axis=0), sr)
+    assert len(ons) > 30
+    assert max(np.min(np.abs(grid - t)) for t in ons) < 0.02
+
+
+def test_rendered_song_without_a_beat_grid_still_gets_clicks_on_its_beat(pulse_songs, tmp_path):
+    song = pulse_songs[0]  # 165 BPM, first beat at 0.30 s
+    ratio = 170.0 / 165.0
+    for name, volume in (("click.wav", 0.5), ("plain.wav", 0.0)):
+        render.stretch_file(song["path"], tmp_path / name, ratio=ratio, beat_offset_s=None,
+                            beat_period_s=60 / 165.0, click_volume=volume)
+    clicks = _read(tmp_path / "click.wav")[0][0] - _read(tmp_path / "plain.wav")[0][0]
+    ons = _onsets(clicks, SR)
+    step = 60 / 170.0
+    grid = (0.30 / ratio) % step + np.arange(int(10 / ratio / step) + 1) * step
+    assert len(ons) >= len(grid) - 2
+    assert max(np.min(np.abs(grid - t)) for t in ons) < 0.02

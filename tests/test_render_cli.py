@@ -204,3 +204,51 @@ def test_playlist_render_option_renders_the_new_playlist(tmp_path):
     estimate = tempo.estimate_tempo(audio.load(mix, sr=tempo.ANALYSIS_SR), sr=tempo.ANALYSIS_SR)
     assert estimate.bpm is not None
     assert min(abs(estimate.bpm / t - 1) for t in (85.0, 170.0)) < 0.005
+
+
+def test_render_skips_spotify_only_songs_without_failing(playlist_json, tmp_path):
+    data = json.loads(playlist_json.read_text(encoding="utf-8"))
+    data["entries"].insert(1, dict(data["entries"][0], path=None, source="spotify",
+                                   spotify_uri="spotify:track:abc", title="Streamed"))
+    mixed = tmp_path / "mixed.json"
+    mixed.write_text(json.dumps(data), encoding="utf-8")
+    out, mix = tmp_path / "out", tmp_path / "mix.flac"
+    result = CliRunner().invoke(cli, ["render", str(mixed), str(out), "--mix", str(mix),
+                                      "--workers", "1"])
+    assert result.exit_code == 0, result.output
+    assert f"Rendered 2 songs (0 already done, 0 failed) into {out}" in result.output
+    assert "Skipped 1 song without a local file (Spotify-only)\n" in result.output
+    assert "Warning" not in result.output
+    assert "1 crossfades, 0 tempo glides); skipped 1 without a local file (Spotify-only)\n" \
+        in result.output
+    assert sorted(p.name for p in out.glob("*.flac")) == [
+        "01 - Runner - Song 1.flac", "03 - Runner - Song 2.flac"]
+
+
+@pytest.fixture()
+def locked_dir(tmp_path):
+    """A folder in which no file can be created (chmod; chattr +i when running as root)."""
+    import subprocess
+
+    folder = tmp_path / "locked"
+    folder.mkdir()
+    folder.chmod(0o555)
+    subprocess.run(["chattr", "+i", str(folder)], check=False, capture_output=True)
+    try:
+        (folder / "probe").touch()
+    except OSError:
+        yield folder
+    else:
+        (folder / "probe").unlink()
+        pytest.skip("cannot make a folder read-only here")
+    finally:
+        subprocess.run(["chattr", "-i", str(folder)], check=False, capture_output=True)
+        folder.chmod(0o755)
+
+
+def test_render_into_a_read_only_folder_says_so_without_a_traceback(playlist_json, locked_dir):
+    result = CliRunner().invoke(cli, ["render", str(playlist_json), str(locked_dir)])
+    assert isinstance(result.exception, SystemExit) and result.exit_code == 1
+    assert result.output == (f"Error: cannot write into folder {locked_dir}: permission denied; "
+                             "choose another folder or make it writable\n")
+    assert list(locked_dir.iterdir()) == []
