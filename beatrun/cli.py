@@ -170,6 +170,17 @@ def main() -> None:
 # ---------------------------------------------------------------------------
 
 
+def _printable(text: str | None) -> str:
+    """A file name on one line: newlines, tabs and other control characters escaped
+    (``bad\\nname.mp3``), so that one file is one line of output."""
+    if text is None:
+        return ""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii")
+                   for c in text)
+
+
 def _fmt_candidates(tempo: Any, *, count: int = 3) -> str:
     """"87.00/174.00": the strongest candidate tempi."""
     if tempo is None or not tempo.candidates:
@@ -234,7 +245,7 @@ def analyze_command(
             ["file", "BPM", "confidence", "candidates", "duration", "error"],
             [
                 (
-                    shown.get(r.path, r.path),
+                    _printable(shown.get(r.path, r.path)),
                     fmt_bpm(r.tempo.bpm if r.tempo else None),
                     f"{r.tempo.confidence:.2f}" if r.tempo else "-",
                     _fmt_candidates(r.tempo),
@@ -306,7 +317,7 @@ def scan_command(
         emit_json({"library": str(lib.path), **summary.to_dict()})
     else:
         for path, reason in sorted(summary.errors):
-            click.echo(f"failed: {path}: {reason}")
+            click.echo(f"failed: {_printable(path)}: {reason}")
         click.echo(summary.line())
     if summary.interrupted:
         click.echo("interrupted: results so far are stored; run the same scan to resume",
@@ -397,14 +408,14 @@ def library_list(min_bpm, max_bpm, cadence_spm, tolerance_pct, steps_per_beat, a
     columns.append("path")
     rows = []
     for t in tracks:
-        row = [t.id, t.artist or "", t.title or t.display_name, fmt_bpm(t.bpm),
+        row = [t.id, _printable(t.artist), _printable(t.title or t.display_name), fmt_bpm(t.bpm),
                t.bpm_source or "-", f"{t.confidence:.2f}" if t.tempo else "-",
                fmt_clock(t.duration_s)]
         if cadence_spm:
             fits = [k for k in steps_per_beat
                     if t.bpm and abs(t.bpm * k / cadence_spm - 1) * 100 <= tolerance_pct + 1e-9]
             row.append(",".join(_fmt_steps(k) for k in fits))
-        row.append(t.path or t.spotify_uri or "")
+        row.append(_printable(t.path or t.spotify_uri))
         rows.append(row)
     print_table(columns, rows)
     click.echo(f"{len(tracks)} track{'s' if len(tracks) != 1 else ''}")
@@ -561,11 +572,16 @@ class PercentType(click.ParamType):
         if isinstance(value, int | float):
             number = float(value)
         else:
-            text = str(value).strip().removesuffix("%").strip()
+            raw = str(value).strip()
+            text = raw.removesuffix("%").strip()
             try:
                 number = float(text)
             except ValueError:
                 self.fail(f"{value!r} is not a percentage (write it like 8%)", param, ctx)
+            # 0.08: a fraction (8%) or 0.08%? Ask, when both readings are allowed.
+            if 0 < number < 1 and number * 100 <= self.high and not raw.endswith("%"):
+                self.fail(f"{value!r} is ambiguous: write {number * 100:g}% for "
+                          f"{number * 100:g} percent, or {number:g}% if you mean that", param, ctx)
         if not self.low <= number <= self.high:
             self.fail(f"{value} is not between {self.low:g}% and {self.high:g}%", param, ctx)
         return number
@@ -602,13 +618,17 @@ def _playlist_shape(
         return shape, format_segments(shape)
     path = Path(workout or "")
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # a BOM (some Windows editors) is fine
     except FileNotFoundError:
         raise UsageError(f"workout file {path} does not exist; see examples/*.toml") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(f"cannot read workout file {path}: {exc}") from None
     plan = parse_workout(text, source=str(path))
     return plan.segments, plan.name or path.stem
+
+
+#: Playlist files that list local files only (JSON and CSV also carry Spotify songs).
+_LOCAL_FILE_PLAYLISTS = (".m3u8", ".m3u", ".xspf", ".pls")
 
 
 @cli.command("playlist")
@@ -623,7 +643,7 @@ def _playlist_shape(
 @click.option("-o", "--output", type=click.Path(dir_okay=False), default=None,
               help="Write the playlist: .m3u8 .m3u .xspf .pls .json or .csv by extension. "
               "Written playlists count for freshness (a preview does not).")
-@click.option("--tolerance", type=click.FloatRange(0, 20), default=3.0, show_default=True,
+@click.option("--tolerance", type=PercentType(0, 20), default=3.0, show_default=True,
               help="How far (percent) a song's beat may be from the cadence unstretched.")
 @click.option("--stretch", type=PercentType(0, 30), default=0.0,
               help="Stretch budget, e.g. 8%: songs within it are time-stretched when rendered.")
@@ -689,6 +709,11 @@ def playlist_cmd(
     steps: list[float] = [1.0] if no_half_time else [1.0, 2.0]
     if allow_double_time:
         steps.append(0.5)
+    # A playlist file or a render plays local files: Spotify-only songs would leave gaps.
+    local_only = bool(render_dir or mix_path) or (
+        output is not None and output.lower().endswith(_LOCAL_FILE_PLAYLISTS)
+    )
+    source = "local" if local_only else None
     with Library(library_path) as library:
 
         def build(*, looser: bool, short_ok: bool):
@@ -696,9 +721,9 @@ def playlist_cmd(
             ranges = bpm_ranges(shape, tolerance_pct=tolerance, stretch_pct=stretch,
                                 steps_per_beat=steps, looser=looser)
             rows = {t.id: t for low, high in ranges
-                    for t in library.tracks(min_bpm=low, max_bpm=high)}
+                    for t in library.tracks(min_bpm=low, max_bpm=high, source=source)}
             if looser and not rows:  # nothing near: let build_playlist say what is there
-                rows = {t.id: t for t in library.tracks()}
+                rows = {t.id: t for t in library.tracks(source=source)}
             return build_playlist(
                 [rows[key] for key in sorted(rows)],
                 segments=shape,
@@ -1401,6 +1426,9 @@ def _render_outputs(
                 f"Rendered {_songs(result.rendered)} ({result.skipped} already done, "
                 f"{result.failed} failed) into {result.out_dir}; playlist {result.m3u8}"
             )
+            if result.streaming_only:
+                click.echo(f"Skipped {_songs(result.streaming_only)} without a local file "
+                           "(Spotify-only)")
             if result.removed:
                 count = len(result.removed)
                 click.echo(f"Removed {count} file{'' if count == 1 else 's'} left from an "
@@ -1414,12 +1442,15 @@ def _render_outputs(
         data["mix"] = mix.to_dict()
         mix_failed = mix.failed
         for skip in mix.skipped:
-            click.echo(f"Warning: song {skip.index} left out of the mix: {skip.reason}",
-                       err=True)
+            if skip.path:  # a streaming-only track is not a problem: counted below
+                click.echo(f"Warning: song {skip.index} left out of the mix: {skip.reason}",
+                           err=True)
         if not as_json:
             glides = sum(1 for t in mix.transitions if t.from_cadence_spm != t.to_cadence_spm)
             minutes, seconds = divmod(int(round(mix.duration_s)), 60)
             left_out = f"; {mix.failed} left out" if mix.failed else ""
+            if mix.streaming_only:
+                left_out += f"; skipped {mix.streaming_only} without a local file (Spotify-only)"
             click.echo(
                 f"Mixed {_songs(len(mix.parts))} into {mix.path} ({minutes}:{seconds:02d}, "
                 f"{len(mix.transitions)} crossfades, {glides} tempo glides){left_out}"

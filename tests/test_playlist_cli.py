@@ -213,18 +213,37 @@ def test_relative_paths_and_preferences(library, tmp_path):
     assert all((out_dir / p).resolve().parent == folder.resolve() for p in paths)
 
 
-def test_spotify_only_songs_are_skipped_in_file_playlists(tmp_path):
-    db, _ = make_library(tmp_path, [(170.0, "Local", 200.0)])
+def _local_and_spotify_library(tmp_path: Path) -> str:
+    db, _ = make_library(tmp_path, [(170.0, "Local", 200.0), (170.0, "Nearby", 200.0)])
     with Library(db) as lib:
-        lib.upsert_track(Track(id=None, source="spotify", spotify_uri="spotify:track:abc",
-                               artist="Remote", title="Cloud", duration_s=200.0,
-                               bpm=170.0, bpm_source="spotify"))
-    out = tmp_path / "mix.xspf"
-    result = run("--cadence", "170", "--minutes", "6", "--library", db, "-o", str(out))
+        for n in range(3):
+            lib.upsert_track(Track(id=None, source="spotify", spotify_uri=f"spotify:track:x{n}",
+                                   artist=f"Remote {n}", title="Cloud", duration_s=200.0,
+                                   bpm=170.0, bpm_source="spotify"))
+    return db
+
+
+def test_file_playlists_are_built_from_local_songs_only(tmp_path):
+    """An M3U8 or XSPF plays files: Spotify-only songs would be gaps, so they are not chosen."""
+    db = _local_and_spotify_library(tmp_path)
+    for ext in ("xspf", "m3u8"):
+        out = tmp_path / f"run.{ext}"
+        result = run("--cadence", "170", "--minutes", "6", "--library", db, "-o", str(out))
+        assert result.exit_code == 0, result.output
+        assert result.stdout.splitlines()[-1] == f"Wrote {out} (2 songs)"
+        assert "Remote" not in result.stdout
+    # A preview or JSON may hold Spotify songs (e.g. for --spotify); the JSON lists them.
+    data = run_json("--cadence", "170", "--minutes", "6", "--library", db)
+    assert any(e["spotify_uri"] for e in data["entries"])
+
+
+def test_spotify_only_songs_in_a_json_playlist_are_kept_for_other_players(tmp_path):
+    db = _local_and_spotify_library(tmp_path)
+    out = tmp_path / "run.json"
+    result = run("--cadence", "170", "--minutes", "16", "--library", db, "-o", str(out))
     assert result.exit_code == 0, result.output
-    assert result.stdout.splitlines()[-1] == (
-        f"Wrote {out} (1 song); skipped 1 Spotify-only song (no local file)"
-    )
+    entries = json.loads(out.read_text(encoding="utf-8"))["entries"]
+    assert sum(1 for e in entries if e["path"] is None) == 3
 
 
 @pytest.mark.parametrize(
