@@ -10,7 +10,8 @@ consistent library.
 
 The effective BPM of a track (stored in ``bpm`` / ``bpm_source`` and
 recomputed on every write) follows :func:`effective_bpm`: a manual override
-wins; then a confident analysis (confidence >= :data:`CONFIDENT`); then a tag
+wins; then a confident analysis (confidence >= :data:`CONFIDENT`; at the tag's
+beat level when the tag says half or double); then a tag
 BPM; then a low-confidence analysis; then an external value (Spotify,
 ReccoBeats, a local file of the same song).
 
@@ -153,10 +154,19 @@ def effective_bpm(
     analysis ("analysis-low"); ``external_bpm`` (``external_source``, e.g.
     "spotify"). All BPM values are floats > 0 or None; returns (None, None)
     when nothing is known.
+
+    When a confident analysis is half or double ``tag_bpm`` (within
+    :data:`DISAGREE_PCT`), the tag has chosen the beat level (octave errors
+    are the analyser's commonest mistake) and the analysis gives the precise
+    value at that level: tag 174, analysis 87.02 -> (174.04, "analysis").
     """
     if override is not None:
         return override, "override"
     if tempo_bpm is not None and (confidence or 0.0) >= CONFIDENT:
+        if tag_bpm is not None and tag_bpm > 0:
+            for level in (2.0, 0.5):
+                if abs(tempo_bpm * level / tag_bpm - 1.0) * 100 <= DISAGREE_PCT:
+                    return round(tempo_bpm * level, 2), "analysis"
         return tempo_bpm, "analysis"
     if tag_bpm is not None:
         return tag_bpm, "tag"
@@ -369,16 +379,27 @@ class Library:
         try:
             conn.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as exc:
-            raise LibraryError(
-                f"library {self.path} is busy ({exc}); another beatrun is writing, try again"
-            ) from None
+            raise self._write_error(exc) from None
         try:
             yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        else:
             conn.execute("COMMIT")
+        except BaseException as exc:
+            if conn.in_transaction:  # SQLite may have rolled back already (e.g. disk full)
+                conn.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.OperationalError):
+                raise self._write_error(exc) from None
+            raise
+
+    def _write_error(self, exc: sqlite3.OperationalError) -> LibraryError:
+        """A write SQLite refused, as one line: busy, or full / read-only / no permission."""
+        if "locked" in str(exc) or "busy" in str(exc):
+            return LibraryError(
+                f"library {self.path} is busy ({exc}); another beatrun is writing, try again"
+            )
+        return LibraryError(
+            f"cannot write to library {self.path} ({exc}); check free disk space and that "
+            "the file and its folder are writable"
+        )
 
     def close(self) -> None:
         """Close the database connection (idempotent)."""
@@ -405,6 +426,40 @@ class Library:
             "FROM tracks WHERE source = 'local' AND missing = 0 AND path IS NOT NULL"
         )
         return {path: (size, mtime, version) for path, size, mtime, version in rows}
+
+    def local_files(self) -> list[tuple[str, int | None, float | None, str | None]]:
+        """``[(path, size, mtime, analyser_version)]`` of every local file row, missing
+        ones included (analyser_version None when the last attempt failed)."""
+        rows = self._conn.execute(
+            "SELECT path, size, mtime, CASE WHEN error IS NULL THEN analyser_version END "
+            "FROM tracks WHERE source = 'local' AND path IS NOT NULL"
+        )
+        return [tuple(row) for row in rows]
+
+    def move_file(self, old: str, new: str) -> None:
+        """Give the row of ``old`` the path ``new`` (a moved file), keeping its id,
+        analysis, tags and override; clears ``missing``."""
+        with self._write() as conn:
+            conn.execute(
+                "UPDATE tracks SET path = ?, missing = 0, updated_at = ? "
+                "WHERE path = ? AND source = 'local'",
+                (os.path.abspath(new), _now(), os.path.abspath(old)),
+            )
+
+    def mark_present(self, paths: Iterable[str]) -> int:
+        """Clear ``missing`` of local files found again unchanged; returns how many changed."""
+        now = _now()
+        rows = [(now, os.path.abspath(p)) for p in paths]
+        if not rows:
+            return 0
+        with self._write() as conn:
+            before = conn.total_changes
+            conn.executemany(
+                "UPDATE tracks SET missing = 0, updated_at = ? "
+                "WHERE path = ? AND source = 'local' AND missing = 1",
+                rows,
+            )
+            return conn.total_changes - before
 
     def record_analysis(self, result: FileAnalysis) -> str:
         """Store one analysed local file (upsert by absolute path); returns "added" or "updated".
@@ -631,25 +686,36 @@ class Library:
                 f"SELECT {_TRACK_COLUMNS} FROM tracks WHERE id = ?", (int(key),)
             ).fetchone()
             if row is None and isinstance(key, str):
-                row = conn.execute(
-                    f"SELECT {_TRACK_COLUMNS} FROM tracks WHERE path = ?",
-                    (os.path.abspath(os.path.expanduser(key)),),
-                ).fetchone()
+                row = self._find_path(key)
         elif isinstance(key, str) and key.startswith("spotify:"):
             row = conn.execute(
                 f"SELECT {_TRACK_COLUMNS} FROM tracks WHERE spotify_uri = ?", (key,)
             ).fetchone()
         elif isinstance(key, (str, os.PathLike)):
-            row = conn.execute(
-                f"SELECT {_TRACK_COLUMNS} FROM tracks WHERE path = ?",
-                (os.path.abspath(os.path.expanduser(os.fspath(key))),),
-            ).fetchone()
+            row = self._find_path(key)
         if row is None:
             raise LibraryError(
                 f"no track {str(key)!r} in library {self.path}; "
                 "see `beatrun library list` for ids and paths"
             )
         return row
+
+    def _find_path(self, key: str | os.PathLike[str]) -> tuple | None:
+        """The row of a path as given, or as stored by a scan through symlinked folders."""
+        path = os.path.abspath(os.path.expanduser(os.fspath(key)))
+        folder, name = os.path.split(path)
+        for candidate in dict.fromkeys(
+            (path, os.path.join(os.path.realpath(folder), name), os.path.realpath(path))
+        ):
+            try:
+                row = self._conn.execute(
+                    f"SELECT {_TRACK_COLUMNS} FROM tracks WHERE path = ?", (candidate,)
+                ).fetchone()
+            except UnicodeEncodeError:  # a name that is not UTF-8 is never stored
+                return None
+            if row is not None:
+                return row
+        return None
 
     def set_override(self, key: int | str, bpm_expr: str) -> Track:
         """Set (or with "clear" remove) a track's manual BPM; returns the updated track.

@@ -94,6 +94,8 @@ def analyze_file(
             )
         except FileNotFoundError:
             error = "file not found; check the path"
+        except UnicodeEncodeError:  # bytes of another encoding in the name (b"caf\xe9")
+            error = "file name is not valid UTF-8; rename the file (e.g. with convmv)"
         except PermissionError:
             error = "permission denied; make the file readable (chmod +r)"
         except BeatrunError as exc:
@@ -394,6 +396,14 @@ class ScanPlan:
     unchanged : paths skipped because size, mtime and analyser version match.
     vanished : stored paths under the roots that the walk did not find.
     walk_errors : (path, one-line reason) for folders that could not be read.
+    unusable : (shown path, one-line reason) of files found but not storable
+        (names that are not valid UTF-8, shown with ``\\xNN`` escapes); failures.
+    moved : (stored path, new path) of files that moved: a new path with the
+        size and mtime of exactly one stored file that no longer exists. The
+        row follows the file (id, analysis, override kept); the new path is in
+        ``unchanged`` unless its analysis is out of date.
+    returned : paths in ``unchanged`` whose rows were marked missing (a folder
+        moved away and back, a drive mounted again): present again, not re-analysed.
     """
 
     roots: tuple[str, ...]
@@ -402,6 +412,9 @@ class ScanPlan:
     vanished: tuple[str, ...]
     walk_errors: tuple[tuple[str, str], ...] = ()
     known: frozenset[str] = frozenset()
+    moved: tuple[tuple[str, str], ...] = ()
+    unusable: tuple[tuple[str, str], ...] = ()
+    returned: tuple[str, ...] = ()
 
     @property
     def found(self) -> int:
@@ -419,6 +432,8 @@ class ScanSummary:
     errors : (path, one-line reason) for every failure, including folders that
         could not be read and BPM tags that could not be written.
     tags_written : files whose BPM tag was written (``write_tags=True``).
+    moved : files found at a new path whose row followed them (also counted
+        in unchanged or updated).
     """
 
     added: int = 0
@@ -430,6 +445,7 @@ class ScanSummary:
     tags_written: int = 0
     elapsed_s: float = 0.0
     interrupted: bool = False
+    moved: int = 0
 
     @property
     def scanned(self) -> int:
@@ -447,6 +463,8 @@ class ScanSummary:
             f"{self.added} added, {self.updated} updated, {self.unchanged} unchanged, "
             f"{self.failed} failed, {self.removed} removed"
         )
+        if self.moved:
+            text += f", {self.moved} moved"
         if self.tags_written:
             text += f"; BPM tag written to {self.tags_written}"
         return text
@@ -459,11 +477,26 @@ class ScanSummary:
             "unchanged": self.unchanged,
             "failed": self.failed,
             "removed": self.removed,
+            "moved": self.moved,
             "tags_written": self.tags_written,
             "errors": [{"path": p, "error": e} for p, e in self.errors],
             "elapsed_s": round(self.elapsed_s, 3),
             "interrupted": self.interrupted,
         }
+
+
+def _resolve_root(root: str | os.PathLike[str]) -> str:
+    """A root as the library stores it: absolute, with symlinked folders resolved.
+
+    ``~/Music`` linked to ``/mnt/disk/Music`` gives the same paths both ways,
+    so a scan through either adds no duplicates and finds vanished files. A
+    file root keeps its own name (a symlinked file stays the link, as in a walk).
+    """
+    path = os.path.abspath(os.fspath(root))
+    if os.path.isdir(path):
+        return os.path.realpath(path)
+    folder, name = os.path.split(path)
+    return os.path.join(os.path.realpath(folder), name)
 
 
 def walk_audio(
@@ -494,7 +527,7 @@ def walk_audio(
 
     stack: list[str] = []
     for root in roots:
-        root_path = os.path.abspath(os.fspath(root))
+        root_path = _resolve_root(root)
         try:
             st = os.stat(root_path)
         except FileNotFoundError:
@@ -556,6 +589,9 @@ def plan_scan(
     if not roots:
         raise UsageError("give at least one folder to scan")
     files, walk_errors = walk_audio(roots)
+    unusable = [(path, reason) for path, _, _ in files if (reason := _unstorable(path))]
+    if unusable:
+        files = [f for f in files if not _unstorable(f[0])]
     states = library.file_states()
     to_analyse: list[str] = []
     unchanged: list[str] = []
@@ -566,13 +602,26 @@ def plan_scan(
             unchanged.append(path)
         else:
             to_analyse.append(path)
-    abs_roots = tuple(os.path.abspath(os.fspath(r)) for r in roots)
+    abs_roots = tuple(_resolve_root(r) for r in roots)
     prefixes = tuple(r.rstrip(os.sep) + os.sep for r in abs_roots)
     blocked = tuple(f.rstrip(os.sep) + os.sep for f, _ in walk_errors)
     found = {path for path, _, _ in files}
+    moved, returned = _find_moves(files, to_analyse, states=states, found=found,
+                                  library=library, rescan=rescan)
+    if returned:
+        to_analyse = [p for p in to_analyse if p not in returned]
+        unchanged.extend(returned)
+    known = {p for p in to_analyse if p in states}
+    if moved:
+        fresh = {new for _, new, version in moved
+                 if not rescan and version == ANALYSER_VERSION}
+        to_analyse = [p for p in to_analyse if p not in fresh]
+        unchanged.extend(fresh)
+        known.update(new for _, new, _ in moved)
+    moved_from = {old for old, _, _ in moved}
     vanished = [
         path for path in states
-        if path not in found
+        if path not in found and path not in moved_from
         and (path.startswith(prefixes) or path in abs_roots)
         and not path.startswith(blocked)  # an unreadable folder is not an empty one
     ]
@@ -582,8 +631,77 @@ def plan_scan(
         unchanged=tuple(unchanged),
         vanished=tuple(sorted(vanished)),
         walk_errors=tuple(walk_errors),
-        known=frozenset(p for p in to_analyse if p in states),
+        known=frozenset(known),
+        moved=tuple((old, new) for old, new, _ in moved),
+        unusable=tuple((_shown_name(path), reason) for path, reason in unusable),
+        returned=tuple(returned),
     )
+
+
+def _unstorable(path: str) -> str | None:
+    """Why the library cannot store this path, or None (SQLite text is UTF-8)."""
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return ("file name is not valid UTF-8; rename the file (e.g. with convmv) "
+                "so it can be stored")
+    return None
+
+
+def _shown_name(path: str) -> str:
+    """A path from undecodable bytes made printable: byte 0xE9 is shown as the text \\xe9."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
+def _find_moves(
+    files: Sequence[tuple[str, int, float]],
+    to_analyse: Sequence[str],
+    *,
+    states: dict[str, tuple[int, float, str | None]],
+    found: set[str],
+    library: Library,
+    rescan: bool = False,
+) -> tuple[list[tuple[str, str, str | None]], list[str]]:
+    """Files that moved, ``[(stored path, new path, stored analyser version)]``, and
+    files that came back, ``[path]`` (a row marked missing, same size, mtime and
+    analyser version, no failure: nothing to analyse).
+
+    A move: a path new to the library whose (size, mtime) is that of exactly
+    one stored file, which this walk did not find and which no longer exists
+    (so a copy is not a move), or which is the same file through a symlinked
+    folder (a library stored before roots were resolved). Costs one query, and
+    nothing when no file is new.
+    """
+    from beatrun.tempo import ANALYSER_VERSION
+
+    new_paths = [p for p in to_analyse if p not in states]
+    if not new_paths:
+        return [], []
+    identity = {path: (size, mtime) for path, size, mtime in files}
+    rows = library.local_files()
+    stored = {row[0] for row in rows}
+    returned = [] if rescan else [
+        path for path, size, mtime, version in rows
+        if path in found and path not in states
+        and (size, mtime) == identity[path] and version == ANALYSER_VERSION
+    ]
+    old_by_identity: dict[tuple[int, float], list[tuple[str, str | None]]] = {}
+    for path, size, mtime, version in rows:
+        if path not in found and size is not None and mtime is not None:
+            old_by_identity.setdefault((size, mtime), []).append((path, version))
+    new_by_identity: dict[tuple[int, float], list[str]] = {}
+    for path in new_paths:
+        if path not in stored:  # a missing row at this very path: it came back, not moved
+            new_by_identity.setdefault(identity[path], []).append(path)
+    moves = []
+    for key, news in new_by_identity.items():
+        olds = old_by_identity.get(key, [])
+        if len(news) != 1 or len(olds) != 1:
+            continue  # ambiguous: several candidates, analyse as new
+        old_path = olds[0][0]
+        if not os.path.lexists(old_path) or _resolve_root(old_path) == news[0]:
+            moves.append((old_path, news[0], olds[0][1]))
+    return moves, returned
 
 
 def scan(
@@ -619,14 +737,18 @@ def scan(
         plan = plan_scan(roots, library=library, rescan=rescan)
     elif rescan and plan.unchanged:
         raise UsageError("rescan=True needs a plan made with rescan=True (or no plan)")
-    counts = {"added": 0, "updated": 0, "failed": 0, "tags": 0}
-    errors: list[tuple[str, str]] = list(plan.walk_errors)
+    counts = {"added": 0, "updated": 0, "failed": len(plan.unusable), "tags": 0}
+    errors: list[tuple[str, str]] = list(plan.walk_errors) + list(plan.unusable)
     gone: list[str] = list(plan.vanished)
     interrupted = False
     results = analyze_files(
         plan.to_analyse, executor=executor, workers=workers, min_bpm=min_bpm, max_bpm=max_bpm
     )
     try:
+        for old, new in plan.moved:  # first: the row, not a duplicate, gets the new result
+            library.move_file(old, new)
+        if plan.returned:
+            library.mark_present(plan.returned)
         for result in results:
             _store(result, library=library, plan=plan, write_tags=write_tags,
                    counts=counts, errors=errors, gone=gone)
@@ -650,6 +772,7 @@ def scan(
         tags_written=counts["tags"],
         elapsed_s=time.perf_counter() - started,
         interrupted=interrupted,
+        moved=len(plan.moved),
     )
     return summary
 

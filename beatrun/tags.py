@@ -313,9 +313,15 @@ def write_tags(
         raise AudioError(f"{path}: not a file type whose tags beatrun can write")
     if not os.access(real, os.W_OK):
         raise AudioError(f"{path}: permission denied (file is read-only); {what} not written")
-    fd, tmp_name = tempfile.mkstemp(
-        dir=real.parent, prefix=f".{real.stem[:40]}.", suffix=f".beatrun-tmp{real.suffix}"
-    )
+    try:
+        fd, tmp_name = tempfile.mkstemp(
+            dir=real.parent, prefix=f".{real.stem[:40]}.", suffix=f".beatrun-tmp{real.suffix}"
+        )
+    except OSError as exc:  # e.g. a read-only or full folder: the original is untouched
+        raise AudioError(
+            f"{path}: cannot write the {what}: its folder is not writable "
+            f"({exc.strerror or exc}); beatrun writes a copy next to the file and renames it"
+        ) from None
     os.close(fd)
     tmp = Path(tmp_name)
     try:

@@ -142,6 +142,14 @@ def test_directory_as_library_path(tmp_path):
         (dict(override=None, tempo_bpm=170.0, confidence=0.1, tag_bpm=None, external_bpm=128.0,
               external_source="spotify"), (170.0, "analysis-low")),
         (dict(override=None, tempo_bpm=None, confidence=0.0, tag_bpm=None), (None, None)),
+        # a confident analysis at half or double the tag's tempo: the tag chose the beat
+        # level (DJ software, the user), the analysis gives the precise value at that level
+        (dict(override=None, tempo_bpm=87.02, confidence=0.9, tag_bpm=174.0),
+         (174.04, "analysis")),
+        (dict(override=None, tempo_bpm=171.0, confidence=0.9, tag_bpm=86.0), (85.5, "analysis")),
+        # not an octave apart (3:2): the analysis wins as before
+        (dict(override=None, tempo_bpm=116.0, confidence=0.9, tag_bpm=174.0),
+         (116.0, "analysis")),
     ],
 )
 def test_effective_bpm_rule_order(kwargs, expected):
@@ -474,3 +482,20 @@ def test_many_first_opens_at_once_do_not_hit_database_is_locked(tmp_path):
         for thread in threads:
             thread.join()
     assert failures == []
+
+
+def test_a_library_that_cannot_be_written_is_a_one_line_error(tmp_path):
+    """A full disk or a read-only mount: one clear line, and what was stored stays."""
+    with Library(tmp_path / "lib.db") as lib:
+        lib.record_analysis(FileAnalysis(path=str(tmp_path / "a.mp3"), size=1, mtime=1.0))
+        lib._conn.execute("PRAGMA query_only = ON")  # writes now fail as on read-only media
+        with pytest.raises(LibraryError) as err:
+            lib.record_analysis(FileAnalysis(path=str(tmp_path / "b.mp3"), size=1, mtime=1.0))
+        assert str(err.value) == (
+            f"cannot write to library {tmp_path / 'lib.db'} (attempt to write a readonly "
+            "database); check free disk space and that the file and its folder are writable"
+        )
+        lib._conn.execute("PRAGMA query_only = OFF")
+        assert [t.path for t in lib.tracks()] == [str(tmp_path / "a.mp3")]
+        lib.record_analysis(FileAnalysis(path=str(tmp_path / "b.mp3"), size=1, mtime=1.0))
+        assert len(lib.tracks()) == 2  # the connection is still usable

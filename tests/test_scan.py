@@ -509,3 +509,167 @@ def test_worker_processes_use_one_blas_thread():
 def test_analyze_files_rejects_a_bad_range(template):
     with pytest.raises(UsageError, match="--min-bpm 0 must be above 0"):
         list(scan.analyze_files([template / "loose.wav"], min_bpm=0))
+
+
+def test_write_tags_keeps_a_tag_at_double_the_analysed_tempo(music, tmp_path):
+    """A DJ tool tagged the song at the other beat level: the tag is not overwritten with
+    half (or double) its value, and the library uses the tag's level."""
+    rel = "Artist A/Album/02 Slow ünïcode sông.flac"
+    analysed = scan.analyze_file(music / rel, read_tags=False).tempo
+    assert analysed is not None and analysed.confidence >= 0.5
+    level = 2.0 if analysed.bpm < 120 else 0.5
+    tags.write_bpm(music / rel, round(analysed.bpm * level))
+    written = (music / rel).read_bytes()
+    with Library(tmp_path / "lib.db") as lib:
+        summary = scan.scan([music], library=lib, workers=1, write_tags=True)
+        track = lib.get(str(music / rel))
+    assert (music / rel).read_bytes() == written  # the user's tag survives
+    assert str(music / rel) not in dict(summary.errors)
+    assert track.bpm == pytest.approx(analysed.bpm * level, abs=0.02)
+    assert track.bpm_source == "analysis"
+
+
+def test_scan_through_a_symlinked_folder_adds_no_duplicates(music, tmp_path):
+    """~/Music is often a link to another disk: both ways in are the same library."""
+    link = tmp_path / "Music link"
+    os.symlink(music, link)
+    with Library(tmp_path / "lib.db") as lib:
+        first = scan.scan([music], library=lib, workers=1)
+        count = len(lib.tracks())
+        again = scan.scan([link], library=lib, workers=1)
+        assert (again.added, again.updated, again.removed) == (0, 0, 0)
+        assert again.unchanged == first.added
+        assert len(lib.tracks()) == count
+        (music / "loose.wav").unlink()  # vanished files are still found through the link
+        assert scan.scan([link], library=lib, workers=1).removed == 1
+        assert lib.get(str(link / "Artist A/Album/01 Fast song.mp3")).path == str(
+            music / "Artist A/Album/01 Fast song.mp3")
+
+
+def test_moved_file_keeps_its_row_analysis_and_override(music, tmp_path):
+    """Reorganising a library (same file, new folder) is not a new song: one row, the
+    manual BPM survives, and nothing is decoded again."""
+    old = music / "Artist A/Album/01 Fast song.mp3"
+    new = music / "Sorted/Artist A - 01 Fast song.mp3"
+    with Library(tmp_path / "lib.db") as lib:
+        scan.scan([music], library=lib, workers=1)
+        count = len(lib.tracks(include_missing=True))
+        track_id = lib.get(str(old)).id
+        lib.set_override(str(old), "x2")
+        overridden = lib.get(str(old)).bpm
+        new.parent.mkdir()
+        os.rename(old, new)  # mv keeps size and mtime
+        (music / "alias.mp3").unlink()  # the link that pointed at it now dangles
+        summary = scan.scan([music], library=lib, workers=1)
+        moved = lib.get(str(new))
+        assert (summary.added, summary.updated, summary.removed, summary.moved) == (0, 0, 0, 1)
+        assert "1 moved" in summary.line()
+        assert len(lib.tracks(include_missing=True)) == count
+        assert (moved.id, moved.bpm, moved.bpm_source) == (track_id, overridden, "override")
+        assert scan.scan([music], library=lib, workers=1).unchanged == summary.unchanged
+
+
+def test_file_moved_to_a_folder_scanned_on_its_own_is_not_duplicated(music, tmp_path):
+    old = music / "loose.wav"
+    elsewhere = tmp_path / "new music"
+    elsewhere.mkdir()
+    with Library(tmp_path / "lib.db") as lib:
+        scan.scan([music], library=lib, workers=1)
+        track_id = lib.get(str(old)).id
+        shutil.move(old, elsewhere / "loose.wav")
+        summary = scan.scan([elsewhere], library=lib, workers=1)
+        assert (summary.added, summary.moved) == (0, 1)
+        assert lib.get(str(elsewhere / "loose.wav")).id == track_id
+        assert [t.id for t in lib.tracks() if t.id == track_id] == [track_id]
+
+
+def test_a_copy_is_a_new_row_not_a_move(music, tmp_path):
+    """The original is still there: a copy with the same size and mtime is its own row."""
+    with Library(tmp_path / "lib.db") as lib:
+        scan.scan([music], library=lib, workers=1)
+        shutil.copy2(music / "loose.wav", music / "edge" / "copy.wav")
+        summary = scan.scan([music], library=lib, workers=1)
+        assert (summary.added, summary.moved) == (1, 0)
+        assert lib.get(str(music / "loose.wav")).path == str(music / "loose.wav")
+
+
+def test_cli_scan_failure_of_a_name_with_a_newline_stays_one_line(tmp_path):
+    folder = tmp_path / "odd"
+    folder.mkdir()
+    (folder / "bad\nname.mp3").write_text("not music\n", encoding="utf-8")
+    result = CliRunner().invoke(cli, ["scan", str(folder), "--library", str(tmp_path / "l.db")])
+    assert result.exit_code == 1
+    assert result.stdout.splitlines() == [
+        f"failed: {folder}/bad\\nname.mp3: "
+        "not an audio file (it contains text); check what this file is",
+        "scanned 1 file: 0 added, 0 updated, 0 unchanged, 1 failed, 0 removed",
+    ]
+    with Library(tmp_path / "l.db") as lib:  # the real name is what is stored
+        assert lib.get(str(folder / "bad\nname.mp3")).error is not None
+    listing = CliRunner().invoke(cli, ["library", "list", "--library", str(tmp_path / "l.db")])
+    assert len(listing.stdout.splitlines()) == 3  # header, one row, count
+    assert "bad\\nname.mp3" in listing.stdout
+
+
+def test_rows_stored_under_a_symlinked_path_follow_the_resolved_path(music, tmp_path):
+    """A library made through ~/Music (a link) before roots were resolved: its rows are
+    renamed to the real paths on the next scan, not duplicated and not re-analysed."""
+    link = tmp_path / "Music link"
+    os.symlink(music, link)
+    rel = "Artist A/Album/01 Fast song.mp3"
+    with Library(tmp_path / "lib.db") as lib:
+        scan.scan([music], library=lib, workers=1)
+        count = len(lib.tracks(include_missing=True))
+        track_id = lib.get(str(music / rel)).id
+        lib.move_file(str(music / rel), str(link / rel))  # as an older beatrun stored it
+        summary = scan.scan([link], library=lib, workers=1)
+        assert (summary.added, summary.updated, summary.moved) == (0, 0, 1)
+        assert len(lib.tracks(include_missing=True)) == count
+        assert lib.get(track_id).path == str(music / rel)
+
+
+def test_file_name_that_is_not_utf8_fails_alone_with_a_reason(music, tmp_path):
+    """Old collections copied from Windows or FAT drives keep Latin-1 names (b"caf\\xe9"):
+    such a file is one failure with a reason; the rest of the scan goes on."""
+    bad = os.path.join(os.fsencode(music), b"caf\xe9.wav")
+    shutil.copyfile(music / "loose.wav", bad)
+    shown = f"{music}/caf\\xe9.wav"
+    db = tmp_path / "lib.db"
+    with Library(db) as lib:
+        summary = scan.scan([music], library=lib, workers=1)
+        assert summary.added == len(GOOD) + len(NO_BEAT) + 1
+        assert summary.failed == len(BROKEN) + 1
+        assert dict(summary.errors)[shown] == (
+            "file name is not valid UTF-8; rename the file (e.g. with convmv) so it can be stored")
+        assert scan.scan([music], library=lib, workers=1).failed == len(BROKEN) + 1
+    result = CliRunner().invoke(cli, ["scan", str(music), "--library", str(db), "--json"])
+    assert result.exit_code == 1
+    assert {e["path"] for e in json.loads(result.stdout)["errors"]} >= {shown}
+    assert os.path.exists(bad)  # nothing renamed or touched
+
+
+def test_analyze_and_show_of_a_name_that_is_not_utf8(music, tmp_path):
+    bad = os.fsdecode(os.path.join(os.fsencode(music), b"caf\xe9.wav"))
+    shutil.copyfile(music / "loose.wav", bad)
+    result = scan.analyze_file(bad)
+    assert result.error == "file name is not valid UTF-8; rename the file (e.g. with convmv)"
+    shown = CliRunner().invoke(cli, ["library", "show", bad, "--library", str(tmp_path / "l.db")])
+    assert shown.exit_code == 1
+    assert shown.stderr.startswith("Error: no track '") and "caf\\udce9.wav" in shown.stderr
+
+
+def test_files_that_come_back_are_not_analysed_again(music, tmp_path):
+    """A drive unmounted under its mount point, or a folder moved away and back: the
+    files were marked missing; when they return unchanged, they are present again at once."""
+    away = tmp_path / "away"
+    with Library(tmp_path / "lib.db") as lib:
+        first = scan.scan([music], library=lib, workers=1)
+        count = len(lib.tracks())
+        shutil.move(music / "Artist A", away)
+        gone = scan.scan([music], library=lib, workers=1)
+        assert gone.removed == 2 and len(lib.tracks()) == count - 2
+        shutil.move(away, music / "Artist A")
+        back = scan.scan([music], library=lib, workers=1)
+        assert (back.added, back.updated, back.unchanged) == (0, 0, first.added)
+        assert len(lib.tracks()) == count
+        assert not lib.get(str(music / "Artist A/Album/01 Fast song.mp3")).missing

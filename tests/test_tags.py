@@ -422,3 +422,23 @@ def test_write_tags_with_nothing_to_write_leaves_file_alone(fresh):
     data = path.read_bytes()
     tags.write_tags(path)
     assert path.read_bytes() == data
+
+
+def test_write_bpm_in_a_read_only_folder_is_a_one_line_error(fresh, monkeypatch):
+    """A writable file in a folder the user cannot write to (e.g. a shared or mounted
+    library): the safe copy cannot be made next to it; say so instead of a traceback."""
+    path = fresh("mp3")
+    data = path.read_bytes()
+
+    def denied(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(tags.tempfile, "mkstemp", denied)  # what a read-only folder does
+    with pytest.raises(AudioError) as err:
+        tags.write_bpm(path, 170)
+    assert str(err.value) == (
+        f"{path}: cannot write the BPM tag: its folder is not writable (Permission denied); "
+        "beatrun writes a copy next to the file and renames it"
+    )
+    assert path.read_bytes() == data
+    assert [p.name for p in path.parent.iterdir()] == [path.name]
