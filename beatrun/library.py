@@ -465,15 +465,18 @@ class Library:
         """Store one analysed local file (upsert by absolute path); returns "added" or "updated".
 
         Tags replace the stored ones when ``result.tags`` is given; the tempo is
-        replaced by ``result.tempo`` (cleared when the analysis failed, with the
-        error kept). Clears ``missing``; a manual override survives.
+        replaced by ``result.tempo``. When the analysis failed, the error is
+        kept and the tempo cleared, unless the file is unchanged (same size and
+        mtime): then a passing read error (a network drive, a file busy) keeps
+        the tempo found before, and the next scan tries again. Clears
+        ``missing``; a manual override survives.
         """
         path = os.path.abspath(result.path)
         now = _now()
         with self._write() as conn:
             row = conn.execute(
-                "SELECT id, tag_bpm, bpm_override, external_bpm, external_source "
-                "FROM tracks WHERE path = ?",
+                "SELECT id, tag_bpm, bpm_override, external_bpm, external_source, "
+                "size, mtime, tempo_bpm, tempo_confidence FROM tracks WHERE path = ?",
                 (path,),
             ).fetchone()
             values: dict[str, Any] = {
@@ -495,15 +498,23 @@ class Library:
             duration = result.duration_s or (tags.duration_s if tags else None)
             if duration is not None:
                 values["duration_s"] = duration
-            tempo = result.tempo if result.error is None else None
-            values.update(_tempo_columns(tempo))
+            keep_tempo = (
+                result.error is not None
+                and row is not None
+                and (row[5], row[6]) == (result.size, result.mtime)
+            )
+            if keep_tempo:
+                tempo_bpm, confidence = row[7], row[8]
+            else:
+                values.update(_tempo_columns(result.tempo if result.error is None else None))
+                tempo_bpm, confidence = values["tempo_bpm"], values["tempo_confidence"]
             if result.error is not None:
-                values["analyser_version"] = None
+                values["analyser_version"] = None  # try again at the next scan
             tag_bpm = values.get("tag_bpm", row[1] if row else None)
             values["bpm"], values["bpm_source"] = effective_bpm(
                 override=row[2] if row else None,
-                tempo_bpm=values["tempo_bpm"],
-                confidence=values["tempo_confidence"],
+                tempo_bpm=tempo_bpm,
+                confidence=confidence,
                 tag_bpm=tag_bpm,
                 external_bpm=row[3] if row else None,
                 external_source=row[4] if row else None,

@@ -211,14 +211,26 @@ def test_low_confidence_analysis_loses_to_tag_and_override_survives_rescans(lib,
     assert (track.bpm, track.bpm_source, track.bpm_override) == (172.0, "override", 172.0)
 
 
-def test_failed_analysis_is_recorded_with_error(lib, tmp_path):
+def test_failed_analysis_of_a_changed_file_is_recorded_with_error(lib, tmp_path):
     path = tmp_path / "broken.mp3"
     lib.record_analysis(analysis(path, 170))
-    lib.record_analysis(analysis(path, error="not an audio file"))
+    lib.record_analysis(analysis(path, error="not an audio file", mtime=2.0e9))
     track = lib.get(str(path))
     assert track.error == "not an audio file"
     assert track.tempo is None and track.bpm is None
-    assert lib.file_states()[str(path)] == (1000, 1.0e9, None)
+    assert lib.file_states()[str(path)] == (1000, 2.0e9, None)
+
+
+def test_passing_read_error_on_an_unchanged_file_keeps_its_tempo(lib, tmp_path):
+    """A rescan that cannot read a file this time (network drive) loses nothing."""
+    path = tmp_path / "on-nas.flac"
+    lib.record_analysis(analysis(path, 171.5))
+    lib.record_analysis(analysis(path, error="cannot read the file (I/O error)"))
+    track = lib.get(str(path))
+    assert track.error == "cannot read the file (I/O error)"
+    assert (track.bpm, track.bpm_source) == (171.5, "analysis")
+    assert track.tempo is not None and track.tempo.bpm == 171.5
+    assert lib.file_states()[str(path)] == (1000, 1.0e9, None)  # tried again next scan
 
 
 def test_no_beat_analysis(lib, tmp_path):
