@@ -448,18 +448,7 @@ class Library:
 
     def mark_present(self, paths: Iterable[str]) -> int:
         """Clear ``missing`` of local files found again unchanged; returns how many changed."""
-        now = _now()
-        rows = [(now, os.path.abspath(p)) for p in paths]
-        if not rows:
-            return 0
-        with self._write() as conn:
-            before = conn.total_changes
-            conn.executemany(
-                "UPDATE tracks SET missing = 0, updated_at = ? "
-                "WHERE path = ? AND source = 'local' AND missing = 1",
-                rows,
-            )
-            return conn.total_changes - before
+        return self._set_missing(paths, missing=False)
 
     def record_analysis(self, result: FileAnalysis) -> str:
         """Store one analysed local file (upsert by absolute path); returns "added" or "updated".
@@ -539,15 +528,18 @@ class Library:
 
     def mark_missing(self, paths: Iterable[str]) -> int:
         """Mark local files as missing (kept until :meth:`prune`); returns how many changed."""
+        return self._set_missing(paths, missing=True)
+
+    def _set_missing(self, paths: Iterable[str], *, missing: bool) -> int:
         now = _now()
-        rows = [(now, os.path.abspath(p)) for p in paths]
+        rows = [(int(missing), now, os.path.abspath(p), int(not missing)) for p in paths]
         if not rows:
             return 0
         with self._write() as conn:
             before = conn.total_changes
             conn.executemany(
-                "UPDATE tracks SET missing = 1, updated_at = ? "
-                "WHERE path = ? AND source = 'local' AND missing = 0",
+                "UPDATE tracks SET missing = ?, updated_at = ? "
+                "WHERE path = ? AND source = 'local' AND missing = ?",
                 rows,
             )
             return conn.total_changes - before
