@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import statistics
 import tempfile
 import time
 import wave
@@ -30,7 +29,7 @@ from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-from synthetic_library import random_tempo  # noqa: E402
+from common import median_time, random_tempo  # noqa: E402
 
 from beatrun.library import Library  # noqa: E402
 
@@ -58,17 +57,6 @@ def _rows(count: int, seed: int = 0):
             "pulse_clarity": 0.6,
             "analyser_version": "1",
         }
-
-
-def _median_time(func, runs: int) -> tuple[float, float, float, object]:
-    """Median wall time, best wall time, median CPU time of this process (s), last result."""
-    wall, cpu, result = [], [], None
-    for _ in range(runs):
-        start, start_cpu = time.perf_counter(), time.process_time()
-        result = func()
-        wall.append(time.perf_counter() - start)
-        cpu.append(time.process_time() - start_cpu)
-    return statistics.median(wall), min(wall), statistics.median(cpu), result
 
 
 def _write_tiny_wavs(directory: Path, count: int) -> list[Path]:
@@ -132,7 +120,7 @@ def main() -> None:
     table: list[tuple[str, str, str, str]] = []
 
     def timed(name: str, func, *, target_s: float | None = None, count_runs: int = runs):
-        wall, best, cpu, found = _median_time(func, count_runs)
+        wall, best, cpu, found = median_time(func, count_runs)
         note = f"{len(found):,} results, best {best * 1000:.1f} ms"
         if target_s is not None:
             verdict = "ok" if wall < target_s else (

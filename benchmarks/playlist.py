@@ -26,14 +26,13 @@ import argparse
 import gc
 import os
 import random
-import statistics
 import tempfile
 import time
 from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-from synthetic_library import random_tempo  # noqa: E402
+from common import median_time, random_tempo  # noqa: E402
 
 from beatrun.match import (  # noqa: E402
     bpm_ranges,
@@ -115,17 +114,6 @@ def sqlite_rows(count: int, seed: int = 0):
         }
 
 
-def _median_time(func, runs: int):
-    """Median wall, best wall, median CPU (s) and the last result."""
-    wall, cpu, result = [], [], None
-    for _ in range(runs):
-        start, start_cpu = time.perf_counter(), time.process_time()
-        result = func()
-        wall.append(time.perf_counter() - start)
-        cpu.append(time.process_time() - start_cpu)
-    return statistics.median(wall), min(wall), statistics.median(cpu), result
-
-
 def _row(case: str, timing, *, target: bool = True) -> tuple[str, ...]:
     wall, best, cpu, playlist = timing
     verdict = ("ok" if cpu < TARGET_S else "MISSED") if target else ""
@@ -159,7 +147,7 @@ def main() -> None:
         ("intervals workout (14 segments)", dict(segments=intervals)),
     ]
     for label, kwargs in cases:
-        timing = _median_time(lambda kw=kwargs, t=tracks: build_playlist(t, **kw), args.runs)
+        timing = median_time(lambda kw=kwargs, t=tracks: build_playlist(t, **kw), args.runs)
         rows.append(_row(f"in memory: {label}", timing))
 
     # The CLI runs in a fresh process: drop the in-memory library so that the
@@ -196,12 +184,12 @@ def main() -> None:
                     return build_playlist(lib.tracks(), segments=three,
                                           history=lib.recent_track_ids())
 
-            wall, best, cpu, loaded = _median_time(load, max(1, args.runs // 2))
+            wall, best, cpu, loaded = median_time(load, max(1, args.runs // 2))
             rows.append(("sqlite: Library.tracks() load only", f"{wall:.3f}", f"{cpu:.3f}",
                          f"{best:.3f}", f"{loaded:,} tracks", ""))
-            timing = _median_time(end_to_end, max(1, args.runs // 2))
+            timing = median_time(end_to_end, max(1, args.runs // 2))
             rows.append(_row("sqlite: load BPM ranges + 3 segments (CLI)", timing))
-            timing = _median_time(whole, max(1, args.runs // 2))
+            timing = median_time(whole, max(1, args.runs // 2))
             rows.append(_row("sqlite: load all + 3 segments", timing, target=False))
 
     header = ("case", "wall s (median)", "cpu s (median)", "wall s (best)", "result",

@@ -1,12 +1,14 @@
-"""The tempo mix of the synthetic 100k-track libraries that the benchmarks build.
+"""Pieces shared by the benchmark scripts (run as scripts, they find this module next to them).
 
-Shared by ``benchmarks/library.py`` and ``benchmarks/playlist.py`` (run as
-scripts, they find this module next to them).
+The tempo mix of the synthetic 100k-track libraries that ``library.py`` and
+``playlist.py`` build, and their timer.
 """
 
 from __future__ import annotations
 
 import random
+import statistics
+import time
 
 # (share of the library, low BPM, high BPM)
 TEMPO_MIX = [
@@ -31,3 +33,14 @@ def random_tempo(rng: random.Random) -> float | None:
             return round(rng.uniform(low, high), 2)
         pick -= share
     return round(rng.uniform(100, 132), 2)
+
+
+def median_time(func, runs: int) -> tuple[float, float, float, object]:
+    """Median wall time, best wall time, median CPU time of this process (s), last result."""
+    wall, cpu, result = [], [], None
+    for _ in range(runs):
+        start, start_cpu = time.perf_counter(), time.process_time()
+        result = func()
+        wall.append(time.perf_counter() - start)
+        cpu.append(time.process_time() - start_cpu)
+    return statistics.median(wall), min(wall), statistics.median(cpu), result
