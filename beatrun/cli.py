@@ -209,7 +209,7 @@ def analyze_command(
     """Estimate the tempo of audio files: BPM, confidence, candidates.
 
     Files are analysed in parallel over all cores. A file that cannot be read
-    gets its one-line reason in the error column (or "error" key) and the
+    gets its one-line reason in the note column (or "error" key) and the
     others are still analysed; the exit code is 1 when any file failed.
 
     Example: beatrun analyze song.mp3 other.flac --ndjson
@@ -242,7 +242,7 @@ def analyze_command(
     elif not ndjson:
         shown = {os.path.abspath(name): name for name in files}
         print_table(
-            ["file", "BPM", "confidence", "candidates", "duration", "error"],
+            ["file", "BPM", "confidence", "candidates", "duration", "note"],
             [
                 (
                     _printable(shown.get(r.path, r.path)),
@@ -250,7 +250,7 @@ def analyze_command(
                     f"{r.tempo.confidence:.2f}" if r.tempo else "-",
                     _fmt_candidates(r.tempo),
                     fmt_clock(r.duration_s),
-                    r.error or "",
+                    r.error or ("no steady beat" if r.tempo and r.tempo.bpm is None else ""),
                 )
                 for r in results
             ],

@@ -83,10 +83,12 @@ def test_table_shows_every_file_and_its_reason(folder, monkeypatch):
     assert result.exit_code == 1
     assert "Traceback" not in result.output
     lines = result.stdout.splitlines()
-    assert lines[0].split() == ["file", "BPM", "confidence", "candidates", "duration", "error"]
+    assert lines[0].split() == ["file", "BPM", "confidence", "candidates", "duration", "note"]
     for name, message in ERRORS.items():
         row = next(line for line in lines if name in line)
         assert message in row
+    for name in ("silence.m4a", "one second.mp3"):  # no tempo, and the table says why
+        assert next(line for line in lines if name in line).rstrip().endswith("no steady beat")
     song_row = next(line for line in lines if "song.wav" in line).split()
     assert float(song_row[1]) == pytest.approx(SONG_BPM, rel=0.01)
     assert "/" in song_row[3] and song_row[4] == "0:08"
