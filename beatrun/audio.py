@@ -344,7 +344,9 @@ class _AvReader:
         if not self._c.streams.audio:
             self._c.close()
             raise AudioError("no audio stream in this file (is it a video or an image?)")
-        self._s = self._c.streams.audio[0]
+        # Several audio streams (a video with a commentary track, a multi-language
+        # MKV): FFmpeg's own choice, which prefers the stream flagged "default".
+        self._s = self._c.streams.best("audio") or self._c.streams.audio[0]
         self.rate = int(self._s.codec_context.sample_rate or self._s.rate or 0)
         if self.rate <= 0:
             self._c.close()
@@ -359,7 +361,10 @@ class _AvReader:
         s = self._s
         if s.duration is not None and s.time_base is not None:
             return float(s.duration * s.time_base)
-        if self._c.duration is not None:
+        tagged = _hms_seconds(s.metadata.get("DURATION") or s.metadata.get("duration"))
+        if tagged is not None:  # Matroska: the track's own length, as a tag
+            return tagged
+        if self._c.duration is not None:  # the longest stream
             return self._c.duration / 1_000_000
         return 0.0
 
@@ -427,6 +432,19 @@ class _AvReader:
 
     def close(self) -> None:
         self._c.close()
+
+
+def _hms_seconds(text: Any) -> float | None:
+    """Seconds of an "HH:MM:SS.fff" duration tag (Matroska writes one per track), else None."""
+    parts = str(text or "").strip().split(":")
+    if len(parts) != 3:
+        return None
+    try:
+        h, m, sec = int(parts[0]), int(parts[1]), float(parts[2])
+    except ValueError:
+        return None
+    total = h * 3600 + m * 60 + sec
+    return total if 0 < total < float("inf") else None
 
 
 def _empty() -> np.ndarray:

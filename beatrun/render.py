@@ -629,6 +629,31 @@ def _part_path(dst: Path) -> Path:
     return dst.with_name(f".{dst.stem}.part{dst.suffix}")
 
 
+_SONG_PART = re.compile(r"\.\d{2,} - .+\.part\.(?:" + "|".join(FORMATS) + ")")
+""":func:`_part_path` of a :func:`rendered_name` ("01 - Artist - Title.flac")."""
+
+
+def _remove_leftover_parts(out_dir: Path) -> None:
+    """Delete ``.01 - Artist - Title.part.flac`` files an interrupted render left in ``out_dir``.
+
+    Only regular files whose whole name has exactly the shape render_playlist
+    writes; anything else (other names, symlinks, folders) is never touched.
+    """
+    try:
+        names = os.listdir(out_dir)
+    except OSError:
+        return
+    for name in names:
+        if not _SONG_PART.fullmatch(name):
+            continue
+        path = out_dir / name
+        try:
+            if path.is_file() and not path.is_symlink():
+                path.unlink()
+        except OSError:
+            continue  # the next render tries again
+
+
 def _write_blocks(dst: Path, blocks: Iterable[Any], *, sr: int, channels: int,
                   fmt: str | None = None) -> int:
     """Stream blocks into ``dst`` atomically (temp file, then rename). Returns frames."""
@@ -1069,7 +1094,9 @@ def render_playlist(
     - a song rendered before under another number is renamed, not redone;
     - songs and M3U8s of an earlier render that are not part of this playlist
       are deleted (``RenderResult.removed``). Only files the manifest knows,
-      still the size beatrun wrote, are ever deleted: nothing else in the folder.
+      still the size beatrun wrote, are ever deleted: nothing else in the folder;
+    - temporary ``.01 - Artist - Title.part.flac`` files left by an interrupted
+      render are deleted at the start (only names of exactly that shape).
 
     One failing song is reported in its RenderedTrack and the others go on.
     """
@@ -1085,6 +1112,7 @@ def render_playlist(
     except OSError as exc:
         raise BeatrunError(f"cannot create folder {out}: {_os_reason(exc)}") from None
     _check_writable(out)  # before any work: a read-only folder is one clear error
+    _remove_leftover_parts(out)
     manifest = _load_manifest(out)
     songs: dict[str, dict[str, Any]] = manifest["songs"]
     click_level = click_volume if click else 0.0
@@ -1299,7 +1327,7 @@ class _MixSong:
 def _plan_song(entry: _Entry, duration_in: float, *, next_cadence: float | None,
                crossfade_beats: int, glide_beats: int) -> _MixSong:
     """Stretch pieces for one song of a mix: constant ratio, then a glide to the next cadence."""
-    cadence = entry.cadence_spm or (entry.target_bpm or 0) * entry.steps_per_beat
+    cadence = _cadence_of(entry)
     period = entry.song_period_s
     if not cadence or not period:
         raise BeatrunError(f"cannot mix {entry.path}: it has no tempo; analyse it first")
@@ -1362,8 +1390,9 @@ def render_mix(
     sr : int, output sample rate (Hz).
 
     A song that cannot be used (no local file, cannot be opened, no tempo, a
-    stretch beyond [0.5, 2]) is left out and listed in ``MixResult.skipped``;
-    its neighbours join directly, still on the beat.
+    stretch beyond [0.5, 2], including the one the song before would need to
+    reach its cadence, e.g. 170 -> 80 spm) is left out and listed in
+    ``MixResult.skipped``; its neighbours join directly, still on the beat.
 
     Memory holds one stretched piece plus the overlap, never the whole mix.
     """
@@ -1397,7 +1426,9 @@ def render_mix(
             raise BeatrunError("nothing to mix: the playlist has no local files")
         raise BeatrunError(f"nothing to mix: none of the {len(skipped)} songs can be used "
                            f"(song {skipped[0].index}: {skipped[0].reason})")
-    cadences = [e.cadence_spm or (e.target_bpm or 0) * e.steps_per_beat for e in entries]
+    entries, durations = _leave_out_far_jumps(entries, durations, skipped,
+                                              crossfade_beats=crossfade_beats)
+    cadences = [_cadence_of(e) for e in entries]
     songs = [
         _plan_song(e, d, next_cadence=cadences[i + 1] if i + 1 < len(entries) else None,
                    crossfade_beats=crossfade_beats, glide_beats=glide_beats)
@@ -1500,6 +1531,43 @@ def render_mix(
     return MixResult(path=str(out_path), sr=sr, duration_s=total / sr, parts=parts,
                      transitions=transitions, step_times_s=tuple(grid),
                      cpu_s=time.process_time() - cpu0, skipped=tuple(skipped))
+
+
+def _cadence_of(entry: _Entry) -> float:
+    """The cadence (spm) a song of the mix plays at."""
+    return entry.cadence_spm or (entry.target_bpm or 0) * entry.steps_per_beat
+
+
+def _leave_out_far_jumps(entries: list[_Entry], durations: list[float],
+                         skipped: list[MixSkip], *, crossfade_beats: int,
+                         ) -> tuple[list[_Entry], list[float]]:
+    """Drop each song whose cadence the song before cannot glide to within the ratio range.
+
+    The outgoing song ends at the next song's cadence, so e.g. a 165 BPM song at
+    170 spm followed by an 80 spm song would need a stretch of 0.48. Such a song
+    is added to ``skipped`` (kept sorted by index) and its neighbours join directly.
+    """
+    kept: list[_Entry] = []
+    kept_durations: list[float] = []
+    for entry, duration in zip(entries, durations, strict=True):
+        if kept:
+            prev, cadence = kept[-1], _cadence_of(entry)
+            try:
+                _plan_song(prev, kept_durations[-1], next_cadence=cadence,
+                           crossfade_beats=crossfade_beats, glide_beats=0)
+            except BeatrunError:
+                period = prev.song_period_s or 0.0
+                ratio = period * cadence / (prev.steps_per_beat * 60.0)
+                skipped.append(MixSkip(entry.index, entry.path, (
+                    f"{entry.path}: its cadence of {cadence:g} spm is too far from the song "
+                    f"before (song {prev.index} at {_cadence_of(prev):g} spm): the tempo "
+                    f"change needs a stretch of {ratio:.2f}, outside {MIN_RATIO:g}..{MAX_RATIO:g}; "
+                    "place it next to songs of a closer cadence")))
+                continue
+        kept.append(entry)
+        kept_durations.append(duration)
+    skipped.sort(key=lambda s: s.index)
+    return kept, kept_durations
 
 
 def _phase_or_none(entry: _Entry, duration_s: float) -> float | None:

@@ -181,6 +181,49 @@ def test_excerpts_of_a_long_file_need_little_memory(long_files, kind):
     assert peak < full_bytes / 10, f"peak {peak / 1e6:.1f} MB for a {full_bytes / 1e6:.0f} MB file"
 
 
+def _two_audio_streams(path: Path, *, default: int) -> None:
+    """A 2 s quiet 300 Hz "commentary" stream, then a 4 s 440 Hz "music" stream.
+
+    ``default`` (0 or 1) is the stream flagged as the default one, as players
+    and FFmpeg's best-stream choice use it.
+    """
+    import av
+
+    specs = [(2.0, 300.0, 0.1), (4.0, 440.0, 0.5)]  # seconds, Hz, amplitude
+    with av.open(str(path), "w") as out:
+        streams = []
+        for k in range(2):
+            stream = out.add_stream("aac", rate=SR)
+            stream.layout = "mono"
+            stream.disposition = av.stream.Disposition.default if k == default else 0
+            streams.append(stream)
+        for stream, (seconds, hz, amp) in zip(streams, specs, strict=True):
+            t = np.arange(int(seconds * SR)) / SR
+            x = (amp * np.sin(2 * np.pi * hz * t)).astype(np.float32)
+            for i in range(0, x.size, 1024):
+                frame = av.AudioFrame.from_ndarray(x[None, i : i + 1024], format="fltp",
+                                                   layout="mono")
+                frame.rate, frame.pts = SR, i
+                for packet in stream.encode(frame):
+                    out.mux(packet)
+            for packet in stream.encode(None):
+                out.mux(packet)
+
+
+@pytest.mark.parametrize("ext", ["m4a", "mkv"])
+@pytest.mark.parametrize(("default", "seconds", "hz"), [(1, 4.0, 440.0), (0, 2.0, 300.0)])
+def test_file_with_several_audio_streams_reads_the_default_one(tmp_path, ext, default,
+                                                                seconds, hz):
+    path = tmp_path / f"video.{ext}"
+    _two_audio_streams(path, default=default)
+    assert audio.probe_duration(path) == pytest.approx(seconds, abs=0.1)
+    samples = audio.load(path, sr=SR)
+    assert samples.size / SR == pytest.approx(seconds, abs=0.1)
+    assert _peak_hz(samples, SR) == pytest.approx(hz, abs=5)
+    excerpt = audio.load(path, sr=SR, offset_s=1.0, duration_s=0.5)
+    assert excerpt.size == SR // 2 and _peak_hz(excerpt, SR) == pytest.approx(hz, abs=5)
+
+
 # ---------------------------------------------------------------------------
 # Bad input: one clear line each.
 # ---------------------------------------------------------------------------

@@ -287,6 +287,32 @@ def test_render_resumes_without_redoing_finished_songs(pulse_songs, tmp_path):
     assert second.is_file() and audio.probe_duration(second) > 5
 
 
+def test_render_removes_leftover_part_files_and_nothing_like_them(pulse_songs, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    leftovers = [".01 - Pulse - Song 0.part.flac", ".07 - Old - Song.part.mp3",
+                 ".12 - x.part.wav"]
+    users = ["01 - Pulse - Song 0.part.flac", ".My mix.part.flac", ".7 - Old.part.flac",
+             ".07 - Old.part.flac.bak", ".07 - Old.part.m4a", ".07 - Old.partial.flac",
+             ".07 - Old.part.FLAC", "notes.txt"]
+    for name in leftovers + users:
+        (out / name).write_bytes(b"keep me: " + name.encode())
+    (out / ".08 - Folder.part.flac").mkdir()
+    target = tmp_path / "mine.flac"
+    target.write_bytes(b"my own file")
+    (out / ".09 - Link.part.flac").symlink_to(target)
+    result = render.render_playlist(_playlist(pulse_songs[:1]), out, workers=1)
+    assert (result.rendered, result.failed) == (1, 0)
+    left = sorted(p.name for p in out.iterdir())
+    assert not set(leftovers) & set(left)
+    for name in users:
+        assert (out / name).read_bytes() == b"keep me: " + name.encode()
+    assert (out / ".08 - Folder.part.flac").is_dir()
+    assert (out / ".09 - Link.part.flac").is_symlink() and target.read_bytes() == b"my own file"
+    assert set(left) == {*users, ".08 - Folder.part.flac", ".09 - Link.part.flac",
+                         "01 - Pulse - Song 0.flac", "test run.m3u8", render.MANIFEST_NAME}
+
+
 def test_one_broken_song_does_not_stop_the_render(pulse_songs, tmp_path):
     broken = tmp_path / "broken.mp3"
     broken.write_bytes(b"\x00" * 1000)
@@ -548,6 +574,30 @@ def test_mix_with_no_usable_song_says_why_and_writes_nothing(pulse_songs, tmp_pa
     assert mix.skipped[0].reason.startswith(f"{pulse_songs[0]['path']}: stretch ratio must be")
     (tmp_path / "one.flac").unlink()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["broken.mp3"]
+
+
+def test_mix_leaves_out_a_song_too_far_in_cadence_from_the_one_before(pulse_songs, tmp_path):
+    """170 -> 80 spm: the 165 BPM song would need a stretch of 0.48 to glide there."""
+    slow = dict(pulse_songs[1], steps_per_beat=1, cadence_spm=80.0)  # 86 BPM: alone x0.93
+    entries = [pulse_songs[0], slow, pulse_songs[2]]
+    out = tmp_path / "mix.wav"
+    mix = render.render_mix(_playlist(entries), out, crossfade_beats=4, glide_beats=8, sr=SR)
+    assert [p.index for p in mix.parts] == [1, 3]
+    assert [s.index for s in mix.skipped] == [2] and mix.failed == 1
+    reason = mix.skipped[0].reason
+    assert reason.startswith(f"{slow['path']}: its cadence of 80 spm is too far from the song "
+                             "before (song 1 at 170 spm)")
+    assert "stretch of 0.48, outside 0.5..2" in reason and "\n" not in reason
+    assert [(t.from_cadence_spm, t.to_cadence_spm) for t in mix.transitions] == [(170.0, 178.0)]
+    data, sr = _read(out)
+    grid = np.array(mix.step_times_s)
+    ons = _onsets(data.mean(axis=0), sr)
+    assert max(np.min(np.abs(grid - t)) for t in ons) < 0.02
+    # the skip is judged against the song actually before: after it, a close cadence is kept
+    back = dict(pulse_songs[3], cadence_spm=80.0, steps_per_beat=1)  # 90 BPM at 80 spm
+    mix = render.render_mix(_playlist([pulse_songs[0], slow, back]), tmp_path / "b.wav",
+                            crossfade_beats=4, glide_beats=0, sr=SR)
+    assert [p.index for p in mix.parts] == [1] and [s.index for s in mix.skipped] == [2, 3]
 
 
 _MEMORY_SCRIPT = """
