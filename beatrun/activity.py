@@ -4,8 +4,9 @@ Watches store running cadence per foot (strides per minute); steps per minute
 are ``2 x (cadence + fractional_cadence)``. The report is time-weighted
 (samples may be irregular) and covers running time only: stops (zero speed or
 zero cadence), walking (cadence below ``walk_spm`` or pace slower than
-``walk_pace_min_per_km``) and pauses (gaps longer than ``max_gap_s``) are left
-out. fitdecode and gpxpy are imported inside the readers that need them.
+``walk_pace_min_per_km``) and pauses (gaps longer than ``max_gap_s``, or FIT
+records written while the watch timer was stopped) are left out. fitdecode and
+gpxpy are imported inside the readers that need them.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import math
 import os
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,12 @@ PACE_BANDS: tuple[tuple[float | None, float | None], ...] = (
 )
 
 
+#: Steps per minute above which a running median is impossible (a misread file).
+MAX_RUN_SPM = 240.0
+#: Running cadences (steps per minute) a misread file's halved median must fall in.
+PLAUSIBLE_RUN_SPM = (130.0, 240.0)
+
+
 class ActivityError(BeatrunError):
     """An activity file could not be read or holds no usable cadence."""
 
@@ -45,6 +52,8 @@ class Sample:
     speed_mps : float or None, metres per second.
     distance_m : float or None, cumulative distance in metres.
     lat, lon : float or None, degrees.
+    paused : bool, recorded while the watch timer was stopped (FIT timer events):
+        the time from this sample to the next is not counted.
     """
 
     t_s: float
@@ -53,6 +62,7 @@ class Sample:
     distance_m: float | None = None
     lat: float | None = None
     lon: float | None = None
+    paused: bool = False
 
 
 @dataclass(frozen=True)
@@ -82,6 +92,8 @@ class CadenceReport:
     distance_m : float or None, metres.
     cadence_bands : time in each cadence band (running time only).
     pace_bands : cadence by pace band (min/km), bands with running time only.
+    notes : one-line remarks on how the file was read (e.g. its cadence field
+        already held steps per minute), for the user to see.
     """
 
     path: str
@@ -96,6 +108,7 @@ class CadenceReport:
     samples: int
     cadence_bands: tuple[CadenceBand, ...] = ()
     pace_bands: tuple[CadenceBand, ...] = ()
+    notes: tuple[str, ...] = ()
 
     @property
     def cadence_spm(self) -> int:
@@ -116,6 +129,7 @@ class CadenceReport:
             "samples": self.samples,
             "cadence_bands": [b.to_dict() for b in self.cadence_bands],
             "pace_bands": [b.to_dict() for b in self.pace_bands],
+            "notes": list(self.notes),
         }
 
 
@@ -156,6 +170,7 @@ def _read_fit(path: Path) -> list[Sample]:
     rows: list[tuple[datetime, dict[str, Any]]] = []
     sessions: list[tuple[str | None, datetime | None, datetime | None]] = []
     sports: list[str | None] = []
+    timer: list[tuple[datetime, str]] = []  # (timestamp, event_type) of timer events
     try:
         with fitdecode.FitReader(
             str(path), check_crc=fitdecode.CrcCheck.RAISE,
@@ -164,9 +179,14 @@ def _read_fit(path: Path) -> list[Sample]:
             for frame in reader:
                 if frame.frame_type != fitdecode.FIT_FRAME_DATA:
                     continue
-                if frame.name not in {"record", "session", "sport"}:
+                if frame.name not in {"record", "session", "sport", "event"}:
                     continue
                 values = {f.name: f.value for f in frame.fields}
+                if frame.name == "event":
+                    stamp = values.get("timestamp")
+                    if values.get("event") == "timer" and isinstance(stamp, datetime):
+                        timer.append((stamp, str(values.get("event_type"))))
+                    continue
                 if frame.name == "session":
                     sessions.append(_fit_session(values))
                     continue
@@ -183,6 +203,7 @@ def _read_fit(path: Path) -> list[Sample]:
             f"{path} is a damaged FIT file ({reason}); export the activity again"
         ) from None
     rows = _running_rows(path, rows, sessions, sports)
+    stopped = _timer_stopped(timer)
     samples: list[Sample] = []
     t0: datetime | None = None
     for stamp, values in rows:
@@ -206,9 +227,37 @@ def _read_fit(path: Path) -> list[Sample]:
                 distance_m=float(distance) if isinstance(distance, int | float) else None,
                 lat=_semicircles(lat),
                 lon=_semicircles(lon),
+                paused=any(start <= stamp and (end is None or stamp < end)
+                           for start, end in stopped),
             )
         )
     return samples
+
+
+#: FIT timer event types that stop the timer (a later "start" restarts it).
+_TIMER_STOPS = {"stop", "stop_all", "stop_disable", "stop_disable_all"}
+
+
+def _timer_stopped(
+    events: list[tuple[datetime, str]],
+) -> list[tuple[datetime, datetime | None]]:
+    """[stop, start) spans during which a FIT file's timer was stopped (None: never restarted).
+
+    A record stamped at the stop belongs to the pause (the time after it is not
+    running time); one stamped at the restart does not.
+    """
+    spans: list[tuple[datetime, datetime | None]] = []
+    off: datetime | None = None
+    for stamp, kind in sorted(events, key=lambda e: e[0]):
+        if kind in _TIMER_STOPS and off is None:
+            off = stamp
+        elif kind == "start" and off is not None:
+            if stamp > off:
+                spans.append((off, stamp))
+            off = None
+    if off is not None:
+        spans.append((off, None))
+    return spans
 
 
 #: FIT sports whose cadence counts steps (or may: unknown/generic ones).
@@ -462,12 +511,13 @@ def summarize(
     last_d: float | None = None
     last_pos: tuple[float, float] | None = None
     for i, s in enumerate(samples):
+        counted = i == 0 or not samples[i - 1].paused  # no distance while the timer is off
         if have_distance and s.distance_m is not None:
-            if last_d is not None:
+            if last_d is not None and counted:
                 dist_step[i] = max(0.0, s.distance_m - last_d)
             last_d = s.distance_m
         elif not have_distance and have_position and s.lat is not None and s.lon is not None:
-            if last_pos is not None:
+            if last_pos is not None and counted:
                 dist_step[i] = _haversine_m(*last_pos, s.lat, s.lon)
             last_pos = (s.lat, s.lon)
 
@@ -479,8 +529,8 @@ def summarize(
     pace_pairs: list[tuple[float, float, float]] = []  # (pace, spm, weight)
     for i, s in enumerate(samples):
         weight = gaps[i] if i < n - 1 else typical
-        if weight <= 0 or weight > max_gap_s:
-            continue  # paused (auto-pause or a gap in the recording)
+        if weight <= 0 or weight > max_gap_s or s.paused:
+            continue  # paused (auto-pause, a gap in the recording, or the timer stopped)
         total += weight
         speed = s.speed_mps
         if speed is None and (have_distance or have_position) and i + 1 < n and gaps[i] > 0:
@@ -530,7 +580,8 @@ def summarize(
         distance = sum(dist_step)
     elif any(s.speed_mps is not None for s in samples):
         distance = sum((s.speed_mps or 0.0) * (gaps[i] if i < n - 1 else 0.0)
-                       for i, s in enumerate(samples) if i < n - 1 and gaps[i] <= max_gap_s)
+                       for i, s in enumerate(samples)
+                       if i < n - 1 and gaps[i] <= max_gap_s and not s.paused)
     return CadenceReport(
         path=path, format=format, median_spm=median, mean_spm=mean, total_s=total,
         running_s=running, stopped_s=stopped, walking_s=walking, distance_m=distance,
@@ -550,11 +601,26 @@ def measure_cadence(
     walk_spm : float, cadence below which time counts as walking (default 130 spm).
     walk_pace_min_per_km : float, pace slower than this counts as walking.
 
+    GPX and TCX cadence fields hold strides per foot and are doubled; a file
+    whose doubled running median is impossible (above ``MAX_RUN_SPM``) while
+    half of it is a plausible running cadence already stored steps per minute
+    (some exporters do): it is reported without doubling, with a note saying so.
+
     Raises :class:`ActivityError` (a BeatrunError) for a missing, empty,
     unrecognised or damaged file, or one without cadence or running time.
     """
     kind, samples = read_samples(path)
     if not samples:
         raise ActivityError(f"{path} has no timed track points; export the activity again")
-    return summarize(samples, path=str(path), format=kind.upper(), walk_spm=walk_spm,
-                     walk_pace_min_per_km=walk_pace_min_per_km)
+    options = {"path": str(path), "format": kind.upper(), "walk_spm": walk_spm,
+               "walk_pace_min_per_km": walk_pace_min_per_km}
+    report = summarize(samples, **options)
+    doubled = report.median_spm
+    if (kind in {"gpx", "tcx"} and doubled > MAX_RUN_SPM
+            and PLAUSIBLE_RUN_SPM[0] <= doubled / 2 <= PLAUSIBLE_RUN_SPM[1]):
+        halved = [s if s.spm is None else replace(s, spm=s.spm / 2) for s in samples]
+        report = summarize(halved, **options)
+        note = (f"the file's cadence field already held steps per minute (doubling it gave "
+                f"{doubled:.0f} spm, impossible for running), so it was not doubled")
+        report = replace(report, notes=(*report.notes, note))
+    return report

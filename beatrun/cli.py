@@ -814,6 +814,8 @@ def _print_cadence_report(report: Any) -> None:
         f"recorded; walking {fmt_clock(report.walking_s)}, stopped "
         f"{fmt_clock(report.stopped_s)}), {km}"
     )
+    for note in report.notes:
+        click.echo(f"note: {note}")
     print_table(
         ["Cadence (spm)", "Time", "Share"],
         [(b.label, fmt_clock(b.seconds), f"{b.share:.0%}") for b in report.cadence_bands],

@@ -56,8 +56,13 @@ def _latlon(dist_m: float) -> tuple[float, float]:
     return LAT0 + dist_m / 111_195.0, LON0
 
 
-def write_fit(path: Path, points: list[dict], *, sessions: tuple = ()) -> Path:
-    """A FIT activity; ``sessions`` holds (sport name, start s, end s) session messages."""
+def write_fit(path: Path, points: list[dict], *, sessions: tuple = (), timer: tuple = ()) -> Path:
+    """A FIT activity.
+
+    ``sessions`` holds (sport name, start s, end s) session messages; ``timer``
+    holds (seconds, event type name such as "start" or "stop_all") timer events,
+    written in time order among the records.
+    """
     from fit_tool.fit_file_builder import FitFileBuilder
     from fit_tool.profile.messages.file_id_message import FileIdMessage
     from fit_tool.profile.messages.record_message import RecordMessage
@@ -73,7 +78,10 @@ def write_fit(path: Path, points: list[dict], *, sessions: tuple = ()) -> Path:
     file_id.serial_number = 0x1234
     builder.add(file_id)
     records = []
+    events = sorted(timer)
     for p in points:
+        while events and events[0][0] <= p["t"]:
+            records.append(_timer_event(t0_ms, *events.pop(0)))
         rec = RecordMessage()
         rec.timestamp = t0_ms + round(p["t"] * 1000)
         per_foot = p["spm"] / 2.0
@@ -82,6 +90,7 @@ def write_fit(path: Path, points: list[dict], *, sessions: tuple = ()) -> Path:
         rec.speed = p["speed"]
         rec.distance = p["dist"]
         records.append(rec)
+    records += [_timer_event(t0_ms, *event) for event in events]
     builder.add_all(records)
     if sessions:
         from fit_tool.profile.messages.session_message import SessionMessage
@@ -96,6 +105,17 @@ def write_fit(path: Path, points: list[dict], *, sessions: tuple = ()) -> Path:
             builder.add(session)
     builder.build().to_file(str(path))
     return path
+
+
+def _timer_event(t0_ms: int, seconds: float, kind: str):
+    from fit_tool.profile.messages.event_message import EventMessage
+    from fit_tool.profile.profile_type import Event, EventType
+
+    event = EventMessage()
+    event.timestamp = t0_ms + round(seconds * 1000)
+    event.event = Event.TIMER
+    event.event_type = EventType[kind.upper()]
+    return event
 
 
 def write_gpx(path: Path, points: list[dict]) -> Path:
@@ -170,6 +190,7 @@ def test_known_cadence_measured_within_1_spm(tmp_path, points, fmt):
     assert report.stopped_s == pytest.approx(60, abs=5)
     # running 9 min at 3.2 m/s and walking 2 min at 1.4 m/s
     assert report.distance_m == pytest.approx(9 * 60 * 3.2 + 120 * 1.4, rel=0.02)
+    assert report.notes == ()
 
 
 def test_fit_fractional_cadence_counts(tmp_path):
@@ -372,3 +393,102 @@ def test_half_spm_median_rounds_up_for_the_plan(tmp_path):
     report = measure_cadence(write_fit(tmp_path / "half.fit", pts))
     assert report.median_spm == pytest.approx(164.5, abs=0.01)
     assert report.cadence_spm == 165
+
+
+# ---------------------------------------------------------------------------
+# Watch timer pauses (FIT) and files that already store steps per minute.
+# ---------------------------------------------------------------------------
+
+
+def _paused_run(pause_s: int = 25) -> list[dict]:
+    """200 s at 172 spm, a pause of ``pause_s`` seconds (under the 30 s gap rule)
+    whose records still show 172 spm and 3.2 m/s (distance frozen), 200 s at 164 spm."""
+    pts = _steady(172.0, 3.2, 0.0, 200)
+    pts += [{"t": 200.0 + t, "spm": 172.0, "speed": 3.2, "dist": 640.0} for t in range(pause_s)]
+    pts += _steady(164.0, 3.2, 200.0 + pause_s, 200, dist0=640.0)
+    return pts
+
+
+@pytest.mark.parametrize("stop", ["stop_all", "stop"])
+def test_fit_timer_stop_leaves_the_pause_out(tmp_path, stop):
+    pts = _paused_run(25)
+    end = pts[-1]["t"]
+    path = write_fit(tmp_path / "timer.fit", pts,
+                     timer=((0.0, "start"), (200.0, stop), (225.0, "start"), (end, "stop_all")))
+    report = measure_cadence(path)
+    # 400 s of running: the 25 s pause at 172 spm is neither running nor recorded time
+    assert report.running_s == pytest.approx(400, abs=1.5)
+    assert report.total_s == pytest.approx(400, abs=1.5)
+    assert report.stopped_s == 0 and report.walking_s == 0
+    bands = {b.label: b.seconds for b in report.cadence_bands}
+    assert bands["170-180"] == pytest.approx(200, abs=1.5)
+    assert bands["160-170"] == pytest.approx(200, abs=1.5)
+    assert report.cadence_bands[2].share == pytest.approx(0.5, abs=0.01)
+    assert report.distance_m == pytest.approx(400 * 3.2, abs=10)
+
+
+def test_fit_without_timer_events_counts_a_short_gap_as_running(tmp_path):
+    # the same records without timer events: nothing says it was a pause
+    report = measure_cadence(write_fit(tmp_path / "no-timer.fit", _paused_run(25)))
+    assert report.running_s == pytest.approx(425, abs=1.5)
+    assert {b.label: b.seconds for b in report.cadence_bands}["170-180"] == pytest.approx(
+        225, abs=1.5)
+
+
+def test_fit_timer_never_restarted_after_a_stop(tmp_path):
+    # the watch stopped at 300 s but kept writing records: they are not running time
+    pts = _steady(170.0, 3.0, 0.0, 400)
+    path = write_fit(tmp_path / "stopped.fit", pts, timer=((0.0, "start"), (300.0, "stop_all")))
+    report = measure_cadence(path)
+    assert report.running_s == pytest.approx(300, abs=1.5)
+
+
+def _writer(fmt: str):
+    return {"gpx": write_gpx, "tcx": write_tcx}[fmt]
+
+
+@pytest.mark.parametrize("fmt", ["gpx", "tcx"])
+def test_file_storing_steps_per_minute_is_not_doubled(tmp_path, fmt):
+    # the exporter wrote 171 (steps per minute) where per-foot 85.5 belongs: doubled
+    # it reads 342 spm, impossible for running; walking breaks were stored as 110
+    pts = activity_points(run_spm=2 * 171.0, walk_spm=2 * 110.0, irregular=False)
+    path = _writer(fmt)(tmp_path / f"full.{fmt}", pts)
+    report = measure_cadence(path)
+    assert report.median_spm == pytest.approx(171.0, abs=1.0)
+    assert report.cadence_spm == 171
+    assert report.running_s == pytest.approx(540, abs=5)
+    assert report.walking_s == pytest.approx(120, abs=5)  # 110 spm is walking again
+    bands = {b.label: b.share for b in report.cadence_bands}
+    assert bands["170-180"] > 0.7 and bands[">=180"] == 0
+    assert len(report.notes) == 1
+    assert report.notes[0].startswith(
+        "the file's cadence field already held steps per minute (doubling it gave 342 spm")
+    assert json.loads(json.dumps(report.to_dict()))["notes"] == list(report.notes)
+
+
+@pytest.mark.parametrize("fmt", ["gpx", "tcx"])
+def test_implausible_cadence_whose_half_is_implausible_too_is_kept(tmp_path, fmt):
+    # 300 per "foot" -> 600 doubled, 300 halved: neither is a running cadence, no guess
+    path = _writer(fmt)(tmp_path / f"odd.{fmt}", _steady(600.0, 3.0, 0.0, 60))
+    report = measure_cadence(path)
+    assert report.median_spm == pytest.approx(600.0)
+    assert report.notes == ()
+
+
+def test_fit_cadence_is_never_halved(tmp_path):
+    # FIT stores per-foot cadence by specification: the rule is for GPX/TCX exports
+    report = measure_cadence(write_fit(tmp_path / "fast.fit", _steady(340.0, 3.0, 0.0, 60)))
+    assert report.median_spm == pytest.approx(340.0, abs=0.05)
+    assert report.notes == ()
+
+
+def test_cli_prints_the_note(tmp_path):
+    from click.testing import CliRunner
+
+    from beatrun.cli import cli
+
+    path = write_gpx(tmp_path / "full.gpx", _steady(2 * 168.0, 3.0, 0.0, 120))
+    result = CliRunner().invoke(cli, ["cadence", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "median 168.0 spm" in result.output
+    assert "note: the file's cadence field already held steps per minute" in result.output
