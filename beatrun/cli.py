@@ -92,7 +92,7 @@ def print_table(
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=title, box=None if not is_interactive() else None, pad_edge=False)
+    table = Table(title=title, box=None, pad_edge=False)
     for i, col in enumerate(columns):
         table.add_column(col, justify=(justify[i] if justify else "left"), overflow="fold")
     for row in rows:
@@ -1366,13 +1366,6 @@ def spotify_sync_bundle(prefix: str, bundle: Any, *, as_json: bool = False) -> l
 # ---------------------------------------------------------------------------
 
 
-def _load_playlist_json(path: str) -> Any:
-    """Read a playlist saved with ``beatrun playlist -o x.json``."""
-    from beatrun.export import read_playlist_json
-
-    return read_playlist_json(path)
-
-
 def _render_outputs(
     playlist: Any,
     out_dir: str | None,
@@ -1514,7 +1507,9 @@ def render_cmd(playlist_json: str, out_dir: str, fmt: str, mix_path: str | None,
 
     Example: beatrun render run.json out/ --mix run-mix.mp3
     """
-    playlist = _load_playlist_json(playlist_json)
+    from beatrun.export import read_playlist_json
+
+    playlist = read_playlist_json(playlist_json)
     data = _render_outputs(
         playlist, out_dir, fmt=fmt, mix_path=mix_path, with_click=with_click,
         click_volume=click_volume, crossfade_beats=crossfade_beats, glide_beats=glide_beats,
