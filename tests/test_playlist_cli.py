@@ -329,7 +329,7 @@ def test_stretch_values_a_user_might_type(library, value, message):
     [("8", 8.0), ("8%", 8.0), (" 8 % ", 8.0), ("0.5%", 0.5), ("0", 0.0), ("0.5", 0.5)],
 )
 def test_stretch_values_that_are_clear(value, expected):
-    from beatrun.cli import PercentType
+    from beatrun.cli.base import PercentType
 
     assert PercentType(0, 30).convert(value, None, None) == expected
 

@@ -17,7 +17,8 @@ from click.testing import CliRunner
 from fake_spotify import CLIENT_ID, FakeSpotify, Fault, make_track
 
 from beatrun import spotify as sp
-from beatrun.cli import cli, spotify_sync_report
+from beatrun.cli import cli
+from beatrun.cli.spotify import spotify_sync_report
 from beatrun.library import Library
 from beatrun.models import FileAnalysis, TagInfo, TempoEstimate, Track
 
