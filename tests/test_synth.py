@@ -211,3 +211,24 @@ def test_bad_counts_say_so(tmp_path):
     with pytest.raises(UsageError, match="count must be >= 1, got 0"):
         synth.make_demo_library(tmp_path, count=0)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_corpus_has_dense_loud_styles_and_the_classic_one_is_kept(tmp_path):
+    items = synth.make_corpus(tmp_path / "new", count=synth.CORPUS_KINDS, seconds=0.5, sr=8000,
+                              formats=("wav",))
+    kinds = {i.kind for i in items}
+    assert {"metal", "punk", "metal_blast", "metal+human", "punk+human",
+            "metal_blast+human"} <= kinds
+    for item in items:
+        if item.style in synth.DENSE_STYLES:
+            lo, hi = synth.STYLE_BPM_RANGE[item.style]
+            assert 150.0 <= lo <= item.bpm <= hi <= 200.0
+    # the corpus of before the dense styles, file for file (the benchmark's --classic)
+    classic = synth.make_corpus(tmp_path / "old", count=synth.CLASSIC_KINDS + 3, seconds=0.5,
+                                sr=8000, formats=("wav",), dense=False)
+    assert synth.CLASSIC_KINDS == 31 and synth.CORPUS_KINDS == 37
+    assert not {i.style for i in classic} & set(synth.DENSE_STYLES)
+    assert [(i.bpm, i.kind) for i in classic[:synth.CLASSIC_KINDS]] == \
+        [(i.bpm, i.kind) for i in items[:synth.CLASSIC_KINDS]]
+    assert [i.kind for i in classic[synth.CLASSIC_KINDS:]] == [i.kind for i in classic[:3]]
+
