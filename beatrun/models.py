@@ -122,9 +122,11 @@ class FileAnalysis:
         return self.error is None
 
     def to_dict(self) -> dict[str, Any]:
+        from beatrun.text import utf8_safe
+
         tempo = self.tempo
         return {
-            "path": self.path,
+            "path": utf8_safe(self.path),  # a name with a non-UTF-8 byte stays valid JSON
             "bpm": tempo.bpm if tempo else None,
             "confidence": tempo.confidence if tempo else None,
             "candidates": [asdict(c) for c in tempo.candidates] if tempo else [],
@@ -133,7 +135,7 @@ class FileAnalysis:
             "pulse_clarity": tempo.pulse_clarity if tempo else None,
             "duration_s": self.duration_s,
             "tags": self.tags.to_dict() if self.tags else None,
-            "error": self.error,
+            "error": None if self.error is None else utf8_safe(self.error),
         }
 
 

@@ -39,7 +39,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from beatrun.errors import AudioError, UsageError
+from beatrun.errors import AudioError, BeatrunError, TagWriteError, UsageError
+from beatrun.fsutil import TMP_SUFFIX, check_input_file, fsync_dir, open_regular, os_reason
 from beatrun.models import TagInfo
 
 #: Sane BPM range (inclusive) for a tag value after the lenient fixes.
@@ -106,33 +107,32 @@ def _text(value: Any) -> str | None:
 
 
 def _open(path: str | os.PathLike[str]) -> Any:
-    """mutagen.File(path), mapping "cannot open" to AudioError, None when unknown."""
+    """mutagen.File of a regular file, mapping "cannot open" to AudioError, None when unknown.
+
+    The file is opened once through :func:`beatrun.fsutil.open_regular`: a FIFO,
+    a device (a link to /dev/zero) or a folder is refused before mutagen reads
+    a byte, and nothing can be swapped in between the check and the read.
+    """
     import mutagen
 
-    path = os.fspath(path)
     try:
-        with open(path, "rb"):
-            pass
-    except FileNotFoundError:
-        raise AudioError(f"{path}: file not found") from None
-    except PermissionError:
-        raise AudioError(f"{path}: permission denied; check the file's permissions") from None
-    except IsADirectoryError:
-        raise AudioError(f"{path}: is a directory, not an audio file") from None
-    except OSError as exc:
-        raise AudioError(f"{path}: cannot open ({exc.strerror})") from None
-    try:
-        return mutagen.File(path)
-    except mutagen.MutagenError:
-        return _id3_only(path)
+        fd = open_regular(path, what="audio file")
+    except BeatrunError as exc:
+        raise AudioError(exc.message) from None
+    with os.fdopen(fd, "rb") as handle:
+        try:
+            return mutagen.File(handle)
+        except mutagen.MutagenError:
+            handle.seek(0)
+            return _id3_only(handle)
 
 
-def _id3_only(path: str) -> Any:
+def _id3_only(handle: Any) -> Any:
     """The ID3 tag of a file whose audio mutagen cannot parse (None if none)."""
     from mutagen.id3 import ID3, ID3NoHeaderError
 
     try:
-        return _Bare(ID3(path))
+        return _Bare(ID3(handle))
     except ID3NoHeaderError:
         return None
     except Exception:  # a damaged tag is the same as no tag for reading
@@ -308,49 +308,66 @@ def write_tags(
     if bpm is None and not fields:
         return
     what = "BPM tag" if not fields else "tags"
-    real = Path(os.path.realpath(os.fspath(path)))  # write through symlinks, keep the link
+    shown = os.fspath(path)
+    real = Path(os.path.realpath(shown))  # write through symlinks, keep the link
+    try:
+        info = check_input_file(real, what="audio file")
+    except BeatrunError as exc:
+        raise TagWriteError(shown, f"{exc.message}; {what} not written") from None
+    if info.st_nlink > 1:
+        # The copy-and-rename below would give this name a new inode and leave the
+        # other names (a seeding copy, a backup snapshot) as they were: refuse instead.
+        raise TagWriteError(
+            shown, f"has {info.st_nlink} hard links; {what} not written so that every name "
+            "keeps the same file (the library keeps the BPM)"
+        )
     if _open(real) is None:
-        raise AudioError(f"{path}: not a file type whose tags beatrun can write")
+        raise TagWriteError(shown, "not a file type whose tags beatrun can write")
     if not os.access(real, os.W_OK):
-        raise AudioError(f"{path}: permission denied (file is read-only); {what} not written")
+        raise TagWriteError(shown, f"permission denied (the file is read-only); {what} not "
+                                   "written")
     try:
         fd, tmp_name = tempfile.mkstemp(
-            dir=real.parent, prefix=f".{real.stem[:40]}.", suffix=f".beatrun-tmp{real.suffix}"
+            dir=real.parent, prefix=f".{real.stem[:40]}.", suffix=f"{TMP_SUFFIX}{real.suffix}"
         )
     except OSError as exc:  # e.g. a read-only or full folder: the original is untouched
-        raise AudioError(
-            f"{path}: cannot write the {what}: its folder is not writable "
-            f"({exc.strerror or exc}); beatrun writes a copy next to the file and renames it"
+        raise TagWriteError(
+            shown, f"cannot write the {what}: its folder is not writable ({os_reason(exc)}); "
+            "beatrun writes a copy next to the file and renames it"
         ) from None
-    os.close(fd)
     tmp = Path(tmp_name)
     try:
+        _lock(fd)  # a later scan removes the copy only when nobody holds this lock
         shutil.copyfile(real, tmp)
-        _write_in_place(tmp, bpm=bpm, fields=fields, shown=os.fspath(path))
+        _write_in_place(tmp, bpm=bpm, fields=fields, shown=shown)
         with open(tmp, "rb+") as handle:
             handle.flush()
             os.fsync(handle.fileno())
         shutil.copymode(real, tmp)
         os.replace(tmp, real)
+    except TagWriteError:
+        raise
+    except AudioError as exc:
+        raise TagWriteError(shown, exc.message.removeprefix(f"{shown}: ")) from None
     except OSError as exc:
-        raise AudioError(f"{path}: cannot write the {what} ({exc.strerror or exc})") from None
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    _fsync_dir(real.parent)
-
-
-def _fsync_dir(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
+        raise TagWriteError(shown, f"cannot write the {what} ({os_reason(exc)})") from None
     finally:
         os.close(fd)
+        if tmp.exists():
+            tmp.unlink()
+    fsync_dir(real.parent)
+
+
+def _lock(fd: int) -> None:
+    """An exclusive lock on the temporary copy (POSIX; nothing elsewhere)."""
+    try:
+        import fcntl
+    except ImportError:
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        pass
 
 
 _ID3_FRAMES = {"title": "TIT2", "artist": "TPE1", "album": "TALB"}

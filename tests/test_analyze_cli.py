@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +15,7 @@ from test_audio import can_deny_permission, run_without_permission_override
 
 from beatrun import audio, synth
 from beatrun.cli import cli
+from beatrun.errors import UsageError
 
 SR = 11025
 SONG_BPM = 128.0
@@ -127,15 +129,51 @@ def test_bpm_range_is_respected(folder):
     [
         (["--json", "--ndjson"], "Error: choose one of --json and --ndjson"),
         (["--min-bpm", "180", "--max-bpm", "120"],
-         "Error: --min-bpm 180 must be above 0 and below --max-bpm 120; "
-         "e.g. --min-bpm 60 --max-bpm 200"),
+         "Error: --max-bpm 120 must be at least twice --min-bpm 180 (the search covers a full "
+         "octave); e.g. --min-bpm 60 --max-bpm 200"),
+        (["--min-bpm", "100", "--max-bpm", "100"],
+         "Error: --max-bpm 100 must be at least twice --min-bpm 100 (the search covers a full "
+         "octave); e.g. --min-bpm 60 --max-bpm 200"),
+        (["--max-bpm", "inf"], "Error: Invalid value for '--max-bpm': inf is not between "
+                               "20 and 400"),
+        (["--max-bpm", "100000"], "Error: Invalid value for '--max-bpm': 100000 is not between "
+                                  "20 and 400"),
+        (["--max-bpm", "1e999"], "Error: Invalid value for '--max-bpm': 1e999 is not between "
+                                 "20 and 400"),
+        (["--min-bpm", "nan"], "Error: Invalid value for '--min-bpm': nan is not between "
+                               "20 and 400"),
+        (["--min-bpm", "-60"], "Error: Invalid value for '--min-bpm': -60 is not between "
+                               "20 and 400"),
+        (["--min-bpm", "0"], "Error: Invalid value for '--min-bpm': 0 is not between "
+                             "20 and 400"),
+        (["--min-bpm", "fast"], "Error: Invalid value for '--min-bpm': 'fast' is not a number"),
     ],
 )
 def test_bad_options_are_usage_errors(folder, args, message):
     result = _invoke(folder, *args, names=["song.wav"])
     assert result.exit_code == 2
-    assert result.stderr.strip() == message
+    assert result.stderr.strip().splitlines()[-1] == message
+    assert "Traceback" not in result.stderr
     assert result.stdout == ""
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"max_bpm": float("inf")}, "max_bpm=inf is outside 20-400 BPM"),
+        ({"max_bpm": 100000.0}, "max_bpm=100000.0 is outside 20-400 BPM"),
+        ({"min_bpm": float("nan")}, "min_bpm=nan is outside 20-400 BPM"),
+        ({"min_bpm": -1.0}, "min_bpm=-1.0 is outside 20-400 BPM"),
+        ({"min_bpm": 150.0, "max_bpm": 200.0}, "max_bpm=200 must be at least twice min_bpm=150"),
+    ],
+)
+def test_the_core_checks_the_range_too(folder, kwargs, message):
+    from beatrun import scan
+
+    with pytest.raises(UsageError, match=re.escape(message)):
+        scan.analyze_paths([str(folder / "song.wav")], **kwargs)
+    result = scan.analyze_file(folder / "song.wav", **kwargs)  # never raises
+    assert result.error.startswith(message) and result.tags is None
 
 
 def test_zero_permission_file_is_a_per_file_error(folder, tmp_path):

@@ -11,7 +11,10 @@ import pytest
 
 from beatrun import library as libmod
 from beatrun.errors import LibraryError, UsageError
+from beatrun.export.charts import tempo_chart
 from beatrun.library import Library, effective_bpm
+from beatrun.library import rows as librows
+from beatrun.library import schema as libschema
 from beatrun.models import FileAnalysis, TagInfo, TempoCandidate, TempoEstimate, Track
 
 
@@ -71,12 +74,13 @@ def test_migrations_recorded_and_idempotent(tmp_path):
 
 def test_missing_migration_is_applied_later(tmp_path, monkeypatch):
     path = tmp_path / "lib.db"
-    monkeypatch.setattr(libmod, "MIGRATIONS", libmod.MIGRATIONS[:1])
+    monkeypatch.setattr(libschema, "MIGRATIONS", libschema.MIGRATIONS[:1])
     with Library(path) as old:
         assert [n for n, _ in old.migrations()] == ["0001_tracks"]
     monkeypatch.undo()
     with Library(path) as new:
-        assert [n for n, _ in new.migrations()] == ["0001_tracks", "0002_playlist_history"]
+        assert [n for n, _ in new.migrations()] == [
+            "0001_tracks", "0002_playlist_history", "0003_replaced_tag_bpm"]
         new.record_playlist("ok", [])
 
 
@@ -177,7 +181,7 @@ def test_bulk_read_objects_equal_normally_built_ones(lib, tmp_path):
 
     result = analysis(tmp_path / "a.mp3", 171.0, tag_bpm=170.0)
     lib.record_analysis(result)
-    assert libmod._FAST  # the models still have the fields the fast path fills
+    assert librows._FAST  # the models still have the fields the fast path fills
     (fast,) = lib.tracks()
     built = Track(
         id=1, source="local", path=str(tmp_path / "a.mp3"), artist="Artist", title="a",
@@ -319,7 +323,7 @@ def test_cadence_filter_steps_per_beat(filled):
 
 
 def test_cadence_query_uses_the_bpm_index(filled):
-    plan = filled._conn.execute(
+    plan = filled._store._conn.execute(
         "EXPLAIN QUERY PLAN SELECT id FROM tracks WHERE missing = 0 AND "
         "(bpm BETWEEN 1 AND 2 OR bpm BETWEEN 3 AND 4)"
     ).fetchall()
@@ -381,10 +385,10 @@ def test_stats(filled, tmp_path):
 
 
 def test_tempo_chart_png(filled, tmp_path):
-    out = libmod.write_tempo_chart(filled.stats(), tmp_path / "tempo.png")
+    out = tempo_chart(filled.stats(), tmp_path / "tempo.png")
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     with pytest.raises(UsageError, match="must end in .png"):
-        libmod.write_tempo_chart(filled.stats(), tmp_path / "tempo.jpg")
+        tempo_chart(filled.stats(), tmp_path / "tempo.jpg")
 
 
 # -- spotify rows and playlist history ------------------------------------------
@@ -500,14 +504,14 @@ def test_a_library_that_cannot_be_written_is_a_one_line_error(tmp_path):
     """A full disk or a read-only mount: one clear line, and what was stored stays."""
     with Library(tmp_path / "lib.db") as lib:
         lib.record_analysis(FileAnalysis(path=str(tmp_path / "a.mp3"), size=1, mtime=1.0))
-        lib._conn.execute("PRAGMA query_only = ON")  # writes now fail as on read-only media
+        lib._store._conn.execute("PRAGMA query_only = ON")  # writes now fail as on read-only media
         with pytest.raises(LibraryError) as err:
             lib.record_analysis(FileAnalysis(path=str(tmp_path / "b.mp3"), size=1, mtime=1.0))
         assert str(err.value) == (
             f"cannot write to library {tmp_path / 'lib.db'} (attempt to write a readonly "
             "database); check free disk space and that the file and its folder are writable"
         )
-        lib._conn.execute("PRAGMA query_only = OFF")
+        lib._store._conn.execute("PRAGMA query_only = OFF")
         assert [t.path for t in lib.tracks()] == [str(tmp_path / "a.mp3")]
         lib.record_analysis(FileAnalysis(path=str(tmp_path / "b.mp3"), size=1, mtime=1.0))
         assert len(lib.tracks()) == 2  # the connection is still usable

@@ -185,7 +185,7 @@ def test_unreadable_folder_is_reported_and_its_files_are_not_marked_missing(
 
         monkeypatch.setattr(os, "scandir", scandir)
         summary = scan.scan([music], library=lib, workers=1)
-        assert (locked, "folder not read: Permission denied") in summary.errors
+        assert (locked, "folder not read: permission denied") in summary.errors
         assert summary.removed == 0
         assert all(not t.missing for t in lib.tracks(include_missing=True))
 
@@ -507,7 +507,7 @@ def test_worker_processes_use_one_blas_thread():
 
 
 def test_analyze_files_rejects_a_bad_range(template):
-    with pytest.raises(UsageError, match="--min-bpm 0 must be above 0"):
+    with pytest.raises(UsageError, match="min_bpm=0 is outside 20-400 BPM"):
         list(scan.analyze_files([template / "loose.wav"], min_bpm=0))
 
 
@@ -673,3 +673,67 @@ def test_files_that_come_back_are_not_analysed_again(music, tmp_path):
         assert (back.added, back.updated, back.unchanged) == (0, 0, first.added)
         assert len(lib.tracks()) == count
         assert not lib.get(str(music / "Artist A/Album/01 Fast song.mp3")).missing
+
+
+# -- the worker pool (beatrun.workers) ----------------------------------------------
+
+
+def _square_or_die(n: int) -> tuple[int, int]:
+    if n == 3:
+        os._exit(1)  # a decoder crash takes the worker process with it
+    return n, n * n
+
+
+def _square(n: int) -> tuple[int, int]:
+    return n, os.getpid()
+
+
+def test_worker_pool_runs_on_any_executor_and_leaves_it_open():
+    from beatrun import workers
+
+    with cf.ThreadPoolExecutor(max_workers=3) as pool:
+        results = list(workers.run_unordered(_square, range(50), executor=pool,
+                                             on_error=lambda n, exc: (n, -1)))
+        assert pool.submit(abs, -2).result() == 2  # not shut down by run_unordered
+    assert sorted(n for n, _ in results) == list(range(50))
+
+
+def test_worker_pool_one_worker_runs_in_this_process():
+    from beatrun import workers
+
+    results = list(workers.run_unordered(_square, [1, 2, 3], workers=1,
+                                         on_error=lambda n, exc: (n, -1)))
+    assert results == [(1, os.getpid()), (2, os.getpid()), (3, os.getpid())]
+
+
+def test_worker_pool_turns_a_dead_worker_into_results():
+    from beatrun import workers
+
+    results = list(workers.run_unordered(
+        _square_or_die, range(6), workers=2,
+        on_error=lambda n, exc: (n, workers.failure_reason(exc)),
+    ))
+    assert sorted(n for n, _ in results) == list(range(6))  # every item answered once
+    by_item = dict(results)
+    assert by_item[3] == "a worker process died (out of memory or a crash in a decoder)"
+    assert workers.default_workers() >= 1
+
+
+def test_new_rows_get_ids_in_walk_order_whatever_the_timing(music, tmp_path):
+    with Library(tmp_path / "lib.db") as lib:
+        walk = scan.plan_scan([music], library=lib).to_analyse
+        scan.scan([music], library=lib, workers=2)
+        ids = [lib.get(path).id for path in walk]
+    assert ids == sorted(ids)
+
+
+def test_results_wait_for_earlier_files_only():
+    from beatrun.models import FileAnalysis
+    from beatrun.scan.run import _InOrder
+
+    order = _InOrder(["/a", "/b", "/c"])
+    assert order.add(FileAnalysis(path="/c")) == []
+    assert [r.path for r in order.add(FileAnalysis(path="/a"))] == ["/a"]
+    assert [r.path for r in order.add(FileAnalysis(path="/elsewhere"))] == ["/elsewhere"]
+    assert [r.path for r in order.add(FileAnalysis(path="/b"))] == ["/b", "/c"]
+    assert order.rest() == []

@@ -2,20 +2,31 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from beatrun.cli.base import (
+    FiniteFloat,
     cli,
     emit_json,
     emit_ndjson,
     fmt_bpm,
     fmt_candidates,
-    fmt_clock,
     print_table,
-    printable,
     progress_bar,
     workers_option,
 )
+from beatrun.text import MAX_CELL, fmt_clock, terminal_safe
+
+if TYPE_CHECKING:  # pragma: no cover
+    from beatrun.models import FileAnalysis
+    from beatrun.tempo.librosa_engine import LibrosaOpinion
+
+#: Longest file name shown in the table (the table folds it over lines).
+MAX_PATH_CELL = 400
+#: The tempo range an analysis may search (BPM), as the core checks it.
+_LOW, _HIGH = 20.0, 400.0
 
 
 @cli.command("analyze")
@@ -23,10 +34,14 @@ from beatrun.cli.base import (
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON array (input order).")
 @click.option("--ndjson", is_flag=True,
               help="Print one JSON object per file, as each one finishes.")
-@click.option("--min-bpm", type=float, default=60.0, show_default=True,
-              help="Slowest tempo considered (BPM).")
-@click.option("--max-bpm", type=float, default=200.0, show_default=True,
-              help="Fastest tempo considered (BPM).")
+@click.option("--min-bpm", type=FiniteFloat(_LOW, _HIGH), default=60.0, show_default=True,
+              help=f"Slowest tempo considered (BPM, {_LOW:g}-{_HIGH:g}).")
+@click.option("--max-bpm", type=FiniteFloat(_LOW, _HIGH), default=200.0, show_default=True,
+              help="Fastest tempo considered (BPM; at least twice --min-bpm).")
+@click.option("--engine", type=click.Choice(["beatrun", "librosa"]), default="beatrun",
+              show_default=True,
+              help="librosa: also show librosa's beat_track tempo as a second opinion "
+                   "(needs beatrun[librosa]).")
 @workers_option
 def analyze_command(
     files: tuple[str, ...],
@@ -35,12 +50,14 @@ def analyze_command(
     min_bpm: float,
     max_bpm: float,
     workers: int | None,
+    engine: str = "beatrun",
 ) -> None:
     """Estimate the tempo of audio files: BPM, confidence, candidates.
 
     Files are analysed in parallel over all cores. A file that cannot be read
-    gets its one-line reason in the note column (or "error" key) and the
-    others are still analysed; the exit code is 1 when any file failed.
+    (missing, a folder, a FIFO or device, a symlink loop, not audio) gets its
+    one-line reason in the note column (or "error" key) and the others are
+    still analysed; the exit code is 1 when any file failed.
 
     Example: beatrun analyze song.mp3 other.flac --ndjson
     """
@@ -52,41 +69,68 @@ def analyze_command(
 
     if as_json and ndjson:
         raise UsageError("choose one of --json and --ndjson")
+    if max_bpm < 2 * min_bpm:
+        raise UsageError(f"--max-bpm {max_bpm:g} must be at least twice --min-bpm {min_bpm:g} "
+                         "(the search covers a full octave); e.g. --min-bpm 60 --max-bpm 200")
+    opinions: dict[str, LibrosaOpinion] = {}  # --engine librosa: librosa's, per path
+    if engine == "librosa":
+        from beatrun.tempo import librosa_engine
+
+        librosa_engine.require_librosa()  # before any work: one line if it is missing
     audio.mute_native_messages(True)  # decoder chatter on damaged files; reasons go in "error"
-    position: dict[str, int] = {}
-    for i, name in enumerate(files):
-        position.setdefault(os.path.abspath(name), i)
-    results = []
     with progress_bar(len(files), "analysing", enabled=not (as_json or ndjson)) as advance:
-        for result in scan_mod.analyze_files(
-            files, workers=workers, min_bpm=min_bpm, max_bpm=max_bpm
-        ):
+        def finished(result) -> None:
+            if engine == "librosa" and result.error is None:
+                opinions[result.path] = librosa_engine.librosa_tempo(
+                    result.path, duration_s=result.duration_s, min_bpm=min_bpm, max_bpm=max_bpm)
             if ndjson:
-                emit_ndjson([result.to_dict()])
-            results.append(result)
+                emit_ndjson([_with_opinion(result, opinions, engine)])
             advance(1)
-    results.sort(key=lambda r: position.get(r.path, len(files)))
+
+        results = scan_mod.analyze_paths(files, workers=workers, min_bpm=min_bpm,
+                                         max_bpm=max_bpm, on_result=finished)
     failed = [r for r in results if r.error is not None]
     if as_json:
-        emit_json([r.to_dict() for r in results])
+        emit_json([_with_opinion(r, opinions, engine) for r in results])
     elif not ndjson:
-        shown = {os.path.abspath(name): name for name in files}
-        print_table(
-            ["file", "BPM", "confidence", "candidates", "duration", "note"],
-            [
-                (
-                    printable(shown.get(r.path, r.path)),
-                    fmt_bpm(r.tempo.bpm if r.tempo else None),
-                    f"{r.tempo.confidence:.2f}" if r.tempo else "-",
-                    fmt_candidates(r.tempo),
-                    fmt_clock(r.duration_s),
-                    r.error or ("no steady beat" if r.tempo and r.tempo.bpm is None else ""),
-                )
-                for r in results
-            ],
-            justify=["left", "right", "right", "left", "right", "left"],
-        )
+        shown = {}
+        for name in files:
+            try:
+                shown[os.path.abspath(name)] = name
+            except ValueError:  # a NUL byte: the result keeps the name as given
+                continue
+        rows = [
+            (
+                terminal_safe(shown.get(r.path, r.path), max_len=MAX_PATH_CELL),
+                fmt_bpm(r.tempo.bpm if r.tempo else None),
+                f"{r.tempo.confidence:.2f}" if r.tempo else "-",
+                fmt_candidates(r.tempo),
+                fmt_clock(r.duration_s),
+                terminal_safe(r.error, max_len=MAX_CELL) if r.error else
+                ("no steady beat" if r.tempo and r.tempo.bpm is None else ""),
+            )
+            for r in results
+        ]
+        headers = ["file", "BPM", "confidence", "candidates", "duration", "note"]
+        justify = ["left", "right", "right", "left", "right", "left"]
+        if engine == "librosa":  # librosa's tempo beside beatrun's, its failure in the note
+            headers.insert(2, "librosa BPM")
+            justify.insert(2, "right")
+            rows = [(*row[:2], fmt_bpm(getattr(opinions.get(r.path), "bpm", None)), *row[2:5],
+                     row[5] or terminal_safe(getattr(opinions.get(r.path), "error", None) or "",
+                                             max_len=MAX_CELL))
+                    for row, r in zip(rows, results, strict=True)]
+        print_table(headers, rows, justify=justify)
     if failed:
         click.echo(f"{len(failed)} of {len(results)} files could not be analysed", err=True)
         raise SystemExit(1)
 
+
+def _with_opinion(result: FileAnalysis, opinions: dict[str, LibrosaOpinion],
+                  engine: str) -> dict[str, object]:
+    """``result.to_dict()``, plus ``"librosa"`` (librosa's opinion) with ``--engine librosa``."""
+    data = result.to_dict()
+    if engine == "librosa":
+        opinion = opinions.get(result.path)
+        data["librosa"] = opinion.to_dict() if opinion is not None else None
+    return data

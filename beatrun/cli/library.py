@@ -8,16 +8,32 @@ import click
 
 from beatrun.cli.base import (
     BeatrunGroup,
+    FiniteFloat,
     cli,
     emit_json,
     fmt_bpm,
-    fmt_clock,
     json_option,
     library_option,
     open_library,
     print_table,
-    printable,
 )
+from beatrun.text import MAX_CELL, fmt_clock, terminal_safe
+
+#: Longest path shown in a table cell (the table folds it over lines).
+MAX_PATH_CELL = 400
+#: Longest value ``library show`` prints on one line (a path may be long; a
+#: 10,000-character title is cut).
+MAX_SHOWN = 500
+
+
+def _cell(text: object) -> str:
+    """A table cell from tags: escaped and bounded."""
+    return terminal_safe(text, max_len=MAX_CELL)
+
+
+def _path_cell(text: object) -> str:
+    """A path in a table: escaped, bounded by the longest path a system allows."""
+    return terminal_safe(text, max_len=MAX_PATH_CELL)
 
 
 def _parse_steps_per_beat(ctx: click.Context, param: click.Parameter, value: str) -> tuple:
@@ -26,7 +42,7 @@ def _parse_steps_per_beat(ctx: click.Context, param: click.Parameter, value: str
         steps = tuple(float(part) for part in value.split(",") if part.strip())
     except ValueError:
         steps = ()
-    if not steps or any(not 0 < k <= 4 for k in steps):
+    if not steps or any(not 0 < k <= 4 for k in steps):  # also refuses nan
         raise click.BadParameter(f"{value!r}: give numbers like 1,2 or 0.5 (steps per beat)")
     return steps
 
@@ -48,11 +64,11 @@ def library_group() -> None:
 
 
 @library_group.command("list")
-@click.option("--min-bpm", type=click.FloatRange(min=0), help="Lowest effective BPM.")
-@click.option("--max-bpm", type=click.FloatRange(min=0), help="Highest effective BPM.")
-@click.option("--cadence", "cadence_spm", type=click.FloatRange(min=1),
+@click.option("--min-bpm", type=FiniteFloat(0, 1000), help="Lowest effective BPM.")
+@click.option("--max-bpm", type=FiniteFloat(0, 1000), help="Highest effective BPM.")
+@click.option("--cadence", "cadence_spm", type=FiniteFloat(1, 1000),
               help="Only songs that fit this cadence (steps per minute).")
-@click.option("--tolerance", "tolerance_pct", type=click.FloatRange(min=0, max=50),
+@click.option("--tolerance", "tolerance_pct", type=FiniteFloat(0, 50),
               default=3.0, show_default=True, help="Cadence tolerance in percent.")
 @click.option("--steps-per-beat", default="1,2", show_default=True,
               callback=_parse_steps_per_beat,
@@ -67,17 +83,19 @@ def library_group() -> None:
 def library_list(min_bpm, max_bpm, cadence_spm, tolerance_pct, steps_per_beat, artist, text,
                  source, include_missing, limit, as_json, library_path) -> None:
     """List tracks, filtered by BPM range, cadence, artist or text."""
+    from beatrun.library.views import list_tracks
+
     with open_library(library_path) as lib:
-        tracks = lib.tracks(
-            source=source, min_bpm=min_bpm, max_bpm=max_bpm, cadence_spm=cadence_spm,
+        listing = list_tracks(
+            lib, source=source, min_bpm=min_bpm, max_bpm=max_bpm, cadence_spm=cadence_spm,
             tolerance_pct=tolerance_pct, steps_per_beat=steps_per_beat, artist=artist,
             text=text, include_missing=include_missing, limit=limit, details=as_json,
         )
-        empty = not tracks and not lib.tracks(limit=1, include_missing=True)
+    tracks = listing.tracks
     if as_json:
         emit_json([_track_json(t) for t in tracks])
         return
-    if empty:
+    if listing.library_empty:
         click.echo("The library is empty: add music with `beatrun scan DIR`.")
         return
     if not tracks:
@@ -88,15 +106,13 @@ def library_list(min_bpm, max_bpm, cadence_spm, tolerance_pct, steps_per_beat, a
         columns.append("steps/beat")
     columns.append("path")
     rows = []
-    for t in tracks:
-        row = [t.id, printable(t.artist), printable(t.title or t.display_name), fmt_bpm(t.bpm),
+    for t, fits in zip(tracks, listing.fitting, strict=True):
+        row = [t.id, _cell(t.artist), _cell(t.title or t.display_name), fmt_bpm(t.bpm),
                t.bpm_source or "-", f"{t.confidence:.2f}" if t.tempo else "-",
                fmt_clock(t.duration_s)]
         if cadence_spm:
-            fits = [k for k in steps_per_beat
-                    if t.bpm and abs(t.bpm * k / cadence_spm - 1) * 100 <= tolerance_pct + 1e-9]
             row.append(",".join(_fmt_steps(k) for k in fits))
-        row.append(printable(t.path or t.spotify_uri))
+        row.append(_path_cell(t.path or t.spotify_uri))
         rows.append(row)
     print_table(columns, rows)
     click.echo(f"{len(tracks)} track{'s' if len(tracks) != 1 else ''}")
@@ -125,6 +141,8 @@ def library_show(key, as_json, library_path) -> None:
         ("tag BPM", None if x.get("tag_bpm_raw") is None and track.tag_bpm is None
          else f"{fmt_bpm(track.tag_bpm)} (stored as {x.get('tag_bpm_raw')!r})"),
         ("tag notes", "; ".join(x.get("tag_notes") or []) or None),
+        ("tag replaced", None if x.get("replaced_tag_bpm") is None
+         else f"beatrun wrote over the BPM tag {x['replaced_tag_bpm']!r}"),
     ]
     if tempo is not None:
         lines += [
@@ -147,7 +165,7 @@ def library_show(key, as_json, library_path) -> None:
     width = 13  # the longest label, so every track lines up the same way
     for name, value in lines:
         if value is not None and value != "":
-            click.echo(f"{name:<{width}}  {value}")
+            click.echo(f"{name:<{width}}  {terminal_safe(value, max_len=MAX_SHOWN)}")
 
 
 @library_group.command("stats")
@@ -157,12 +175,10 @@ def library_show(key, as_json, library_path) -> None:
 @library_option
 def library_stats(chart, as_json, library_path) -> None:
     """Counts by source and BPM source, failures, and a tempo histogram."""
-    with open_library(library_path) as lib:
-        stats = lib.stats()
-    if chart:
-        from beatrun.library import write_tempo_chart
+    from beatrun.library.views import stats_and_chart
 
-        write_tempo_chart(stats, chart)
+    with open_library(library_path) as lib:
+        stats = stats_and_chart(lib, chart=chart)
     if as_json:
         emit_json(stats)
         return
@@ -195,7 +211,7 @@ def library_set_bpm(key, bpm, library_path) -> None:
     with open_library(library_path) as lib:
         track = lib.set_override(key, bpm)
     what = "override cleared; " if track.bpm_override is None else ""
-    click.echo(f"{track.display_name} (id {track.id}): {what}BPM {fmt_bpm(track.bpm)} "
+    click.echo(f"{_cell(track.display_name)} (id {track.id}): {what}BPM {fmt_bpm(track.bpm)} "
                f"({track.bpm_source or 'unknown'})")
 
 
@@ -204,27 +220,24 @@ def library_set_bpm(key, bpm, library_path) -> None:
 @library_option
 def library_disagreements(as_json, library_path) -> None:
     """Tracks whose tag BPM and analysed BPM differ (beyond 4%, x2 and /2)."""
+    from beatrun.library.views import list_disagreements
+
     with open_library(library_path) as lib:
-        tracks = lib.disagreements()
-    rows = [
-        {"id": t.id, "artist": t.artist, "title": t.title, "path": t.path,
-         "tag_bpm": t.tag_bpm, "analysed_bpm": t.tempo.bpm, "confidence": t.confidence,
-         "ratio": round(t.tempo.bpm / t.tag_bpm, 3), "bpm": t.bpm, "bpm_source": t.bpm_source}
-        for t in tracks
-    ]
+        found = list_disagreements(lib)
     if as_json:
-        emit_json(rows)
+        emit_json([d.to_dict() for d in found])
         return
-    if not rows:
+    if not found:
         click.echo("No disagreements between tag and analysed BPM.")
         return
     print_table(
         ["id", "track", "tag BPM", "analysed", "ratio", "conf.", "using", "path"],
-        [[r["id"], t.display_name, fmt_bpm(r["tag_bpm"]), fmt_bpm(r["analysed_bpm"]),
-          f"{r['ratio']:.3f}", f"{r['confidence']:.2f}", r["bpm_source"], r["path"]]
-         for r, t in zip(rows, tracks, strict=True)],
+        [[d.track.id, _cell(d.track.display_name), fmt_bpm(d.tag_bpm), fmt_bpm(d.analysed_bpm),
+          f"{d.ratio:.3f}", f"{d.track.confidence:.2f}", d.track.bpm_source,
+          _path_cell(d.track.path)]
+         for d in found],
     )
-    click.echo(f"{len(rows)} disagreement{'s' if len(rows) != 1 else ''}; "
+    click.echo(f"{len(found)} disagreement{'s' if len(found) != 1 else ''}; "
                "fix one with `beatrun library set-bpm ID BPM`")
 
 

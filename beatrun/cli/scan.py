@@ -9,10 +9,13 @@ from beatrun.cli.base import (
     emit_json,
     json_option,
     library_option,
-    printable,
     progress_bar,
     workers_option,
 )
+from beatrun.text import terminal_safe
+
+#: Longest path or reason shown on one line of the scan report.
+MAX_SHOWN = 500
 
 
 @cli.command("scan")
@@ -24,7 +27,11 @@ from beatrun.cli.base import (
 @click.option("--rescan", is_flag=True, help="Analyse every file again, even unchanged ones.")
 @click.option("--write-tags", is_flag=True,
               help="Write confidently analysed BPMs into the files' tags "
-                   "(atomic, other tags and audio untouched; off by default).")
+                   "(atomic, other tags and audio untouched; a file's own different BPM tag "
+                   "is kept; off by default).")
+@click.option("--overwrite-tags", is_flag=True,
+              help="With --write-tags: also replace BPM tags that disagree with the analysis "
+                   "(the old value stays in the library).")
 @json_option
 def scan_command(
     folders: tuple[str, ...],
@@ -33,6 +40,7 @@ def scan_command(
     executor_address: str | None,
     rescan: bool,
     write_tags: bool,
+    overwrite_tags: bool,
     as_json: bool,
 ) -> None:
     """Scan music folders into the library (only new or changed files are analysed).
@@ -40,44 +48,40 @@ def scan_command(
     Walks the folders recursively, analyses new and changed audio files in
     parallel, stores each result as it arrives (an interrupted scan resumes
     where it stopped), marks vanished files missing and ends with a summary.
-    The exit code is 1 when any file failed.
+    The exit code is 1 when any file, folder or tag write failed.
 
     Example: beatrun scan ~/Music --workers 4
     """
-    from contextlib import nullcontext
-
     from beatrun import audio
     from beatrun import scan as scan_mod
     from beatrun.errors import UsageError
-    from beatrun.library import Library
 
     if executor_address and workers:
         raise UsageError("--workers and --executor cannot be combined: the cluster has its own")
+    if overwrite_tags and not write_tags:
+        raise UsageError("--overwrite-tags needs --write-tags")
     audio.mute_native_messages(True)  # decoder chatter on damaged files; reasons are listed
-    with Library(library_path) as lib:
-        plan = scan_mod.plan_scan(folders, library=lib, rescan=rescan)
-        where = (
-            scan_mod.dask_executor(executor_address)
-            if executor_address and plan.to_analyse else nullcontext(None)
-        )
-        with where as executor, progress_bar(
-            len(plan.to_analyse), "analysing", enabled=not as_json
-        ) as advance:
-            summary = scan_mod.scan(
-                folders, library=lib, executor=executor, workers=workers, rescan=rescan,
-                write_tags=write_tags, progress=advance, plan=plan,
-            )
+    summary = scan_mod.scan_folders(
+        folders, library_path=library_path, workers=workers, executor_address=executor_address,
+        rescan=rescan, write_tags=write_tags, overwrite_tags=overwrite_tags,
+        progress=lambda total: progress_bar(total, "analysing", enabled=not as_json),
+    )
     if as_json:
-        emit_json({"library": str(lib.path), **summary.to_dict()})
+        emit_json({"library": summary.library, **summary.to_dict()})
     else:
         for path, reason in sorted(summary.errors):
-            click.echo(f"failed: {printable(path)}: {reason}")
+            click.echo(f"failed: {terminal_safe(path, max_len=MAX_SHOWN)}: "
+                       f"{terminal_safe(reason, max_len=MAX_SHOWN)}")
+        for path, note in sorted(summary.notes):
+            click.echo(f"kept: {terminal_safe(path, max_len=MAX_SHOWN)}: "
+                       f"{terminal_safe(note, max_len=MAX_SHOWN)}")
         click.echo(summary.line())
+        if summary.tags_kept:
+            click.echo("pass --overwrite-tags to replace BPM tags that disagree "
+                       "(the old values stay in the library)")
     if summary.interrupted:
         click.echo("interrupted: results so far are stored; run the same scan to resume",
                    err=True)
         raise SystemExit(130)
     if summary.errors:
         raise SystemExit(1)
-
-
