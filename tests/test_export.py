@@ -207,7 +207,9 @@ def test_failed_write_keeps_the_old_file_and_leaves_no_temp(music, playlist, mon
     monkeypatch.setattr(os, "replace", broken_replace)
     with pytest.raises(BeatrunError) as info:
         write_playlist(playlist, target)
-    assert str(info.value) == f"cannot write playlist {target}: No space left on device"
+    assert str(info.value) == (
+        f"cannot write playlist {target}: no space left on device; choose another folder"
+    )
     assert target.read_text(encoding="utf-8") == "old\n"
     assert sorted(p.name for p in root.iterdir()) == ["Mü sic", "run.m3u8"]
 

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from beatrun.errors import NotEnoughMusicError, UsageError
 from beatrun.match import (
     STRONG_CANDIDATE,
+    LooserSetting,
     Match,
     Playlist,
     Preferences,
@@ -249,8 +250,12 @@ def test_no_half_time_fails_with_the_numbers():
     # 20 songs x 150 s = 50 minutes of half-time music.
     assert str(info.value) == (
         "only 0 of 45 minutes at 170 spm +/-3% without half-time songs; "
-        "50 minutes with half-time songs (drop --no-half-time)"
+        "50 minutes with half-time songs"
     )
+    # the same as data, for front ends that name their own flags
+    info = info.value.shortfall
+    assert (info.achieved_s, info.target_s, info.verdict) == (0.0, 2700.0, "proved")
+    assert info.looser == (LooserSetting("half_time", None, 3000.0),)
 
 
 def test_shortfall_message_counts_what_looser_settings_give():
@@ -260,13 +265,17 @@ def test_shortfall_message_counts_what_looser_settings_give():
     with pytest.raises(NotEnoughMusicError) as info:
         build_playlist(tracks, segments=main(45))
     assert str(info.value) == (
-        "only 18 of 45 minutes at 170 spm +/-3%; 52 minutes with --stretch 8%; "
-        "31 with --tolerance 5%; use --allow-short to accept a shorter playlist"
+        "only 18 of 45 minutes at 170 spm +/-3%; 52 minutes with stretch 8%; "
+        "31 with tolerance 5%; pass allow_short=True to accept a shorter playlist"
     )
     short = build_playlist(tracks, segments=main(45), allow_short=True)
     assert short.shortfall == (
-        "only 18 of 45 minutes at 170 spm +/-3%; 52 minutes with --stretch 8%; "
-        "31 with --tolerance 5%"
+        "only 18 of 45 minutes at 170 spm +/-3%; 52 minutes with stretch 8%; "
+        "31 with tolerance 5%"
+    )
+    assert short.shortfall_info.sentence(lambda looser: f"<{looser.setting}>") == (
+        "only 18 of 45 minutes at 170 spm +/-3%; 52 minutes with <stretch_pct>; "
+        "31 with <tolerance_pct>"
     )
     assert short.short_by_s == pytest.approx(27 * 60)
     assert len(short.entries) == 6
@@ -281,7 +290,7 @@ def test_shortfall_names_segments_that_ran_out():
     assert short.short_segments == ("warm-up",)
     assert short.shortfall.startswith(
         "only 44 of 50 minutes for 20m@160,30m@172 +/-3% (warm-up ran out of songs); "
-        "52 minutes with --stretch 8%"
+        "52 minutes with stretch 8%"
     )
 
 
@@ -329,7 +338,7 @@ def test_stretch_budget_gives_the_exact_ratio():
 
 def test_double_time_is_opt_in():
     fast = song(1, 340.0, duration_s=400)
-    with pytest.raises(NotEnoughMusicError, match="; 6 minutes with --allow-double-time$"):
+    with pytest.raises(NotEnoughMusicError, match="; 6 minutes with double-time songs$"):
         build_playlist([fast], segments=main(5))
     playlist = build_playlist([fast], segments=main(5), steps_per_beat=(0.5, 1, 2))
     assert playlist.entries[0].steps_per_beat == 0.5
@@ -563,3 +572,35 @@ def test_a_twenty_minute_song_does_not_swallow_a_five_minute_warm_up():
     # With nothing else at 160 spm, the long song is still used.
     alone = build_playlist([*fast, epic], segments=parse_segments("5m@160,30m@172"))
     assert alone.entries[0].track.id == 100
+
+
+# ---------------------------------------------------------------------------
+# Song identity (beatrun.identity): one key for selection, Spotify and the library.
+# ---------------------------------------------------------------------------
+
+
+def test_song_key_isrc_first_then_normalised_names():
+    from beatrun import identity
+
+    a = Track(id=1, artist="Beyoncé & JAY-Z", title="Crazy in Love (feat. JAY-Z) - Remastered")
+    b = Track(id=2, artist="beyonce", title="crazy  in love")
+    assert identity.song_key(a) == identity.song_key(b) == "song:beyonce\x00crazy in love"
+    assert identity.song_key(Track(id=3, isrc=" usrc1760783-9", title="x")) == "isrc:USRC17607839"
+    assert identity.song_key(Track(id=4, title="only a title")) is None
+    # both ISRCs known: they decide, whatever the names say
+    c = Track(id=5, artist="A", title="Song", isrc="GBAAA0000001")
+    d = Track(id=6, artist="A", title="Song", isrc="GBAAA0000002")
+    assert not identity.same_song(c, d)
+    assert identity.same_song(c, Track(id=7, artist="A", title="Song (Radio Edit)"))
+    assert identity.is_valid_isrc("usrc17607839") and not identity.is_valid_isrc("x")
+
+
+def test_a_remastered_copy_is_not_played_twice():
+    tracks = [
+        Track(id=1, path="/a.mp3", artist="Band", title="Run", duration_s=200.0, bpm=170.0,
+              bpm_source="tag"),
+        Track(id=2, path="/b.mp3", artist="Band", title="Run - Remastered 2011",
+              duration_s=200.0, bpm=170.0, bpm_source="tag"),
+    ]
+    playlist = build_playlist(tracks, segments=main(6), allow_short=True)
+    assert len(playlist.entries) == 1 and playlist.is_short

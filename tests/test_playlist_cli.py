@@ -152,7 +152,7 @@ def test_short_library_fails_unless_allowed(library, tmp_path):
     assert result.stderr.startswith(
         "Warning: only 100 of 120 minutes at 170 spm +/-3%; looser settings do not help"
     )
-    assert "30 songs, 100:00 (target 120:00)" in result.stdout.splitlines()
+    assert "30 songs, 1:40:00 (target 2:00:00)" in result.stdout.splitlines()
     assert out.exists()
 
 
@@ -342,3 +342,30 @@ def test_workout_saved_with_a_byte_order_mark_is_read(library, tmp_path):
     result = run("--workout", str(workout), "--library", db)
     assert result.exit_code == 0, result.output
     assert "(target 10:00)" in result.stdout
+
+
+def test_segment_boundaries_in_the_table_and_the_json(tmp_path):
+    # Songs of 150 s: a 2-minute warm-up ends with the first song at 2:30 (+30 s).
+    songs = [(160.0, ARTISTS[i % 6], 150.0) for i in range(6)]
+    songs += [(170.0, ARTISTS[i % 6], 150.0) for i in range(6)]
+    db, _ = make_library(tmp_path, songs)
+    result = run("--segments", "2m@160,5m@170", "--library", db)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[-1] == (
+        "segment main planned at 2:00, songs change at 2:30 (+30 s)"
+    )
+    data = run_json("--segments", "2m@160,5m@170", "--library", db)
+    assert [(s["planned_start_s"], s["planned_end_s"], s["songs_start_s"], s["offset_s"])
+            for s in data["segments"]] == [(0.0, 120.0, 0.0, 0.0), (120.0, 420.0, 150.0, 30.0)]
+    # one cadence: nothing to say about boundaries
+    single = run("--cadence", "170", "--minutes", "5", "--library", db)
+    assert "planned at" not in single.stdout
+
+
+def test_a_segment_swallowed_by_the_previous_song_is_named(tmp_path):
+    songs = [(160.0, ARTISTS[i % 6], 200.0) for i in range(3)]
+    songs += [(170.0, ARTISTS[i % 6], 200.0) for i in range(3)]
+    db, _ = make_library(tmp_path, songs)
+    result = run("--segments", "3m@160,0.25m@170,3m@160", "--library", db)
+    assert result.exit_code == 0, result.output
+    assert "segment main planned at 3:00: no song starts in it" in result.stdout.splitlines()

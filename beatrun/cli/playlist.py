@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
 
+from beatrun.cadence import steps_label
 from beatrun.cli.base import (
     PercentType,
     cli,
@@ -18,16 +19,21 @@ from beatrun.cli.base import (
 )
 from beatrun.cli.render import _raise_if_render_failed, _render_outputs
 from beatrun.cli.spotify import spotify_sync_report
+from beatrun.text import fmt_clock, terminal_safe
+
+if TYPE_CHECKING:
+    from beatrun.export.playlists import ExportResult
+    from beatrun.playlist import LooserSetting, Playlist, Segment
 
 
 def _playlist_shape(
     cadence: float | None, minutes: float | None, segments: str | None, workout: str | None
-) -> tuple[tuple[Any, ...], str]:
+) -> tuple[tuple[Segment, ...], str]:
     """The segments asked for on the command line, and a default playlist name."""
     from pathlib import Path
 
     from beatrun.errors import UsageError
-    from beatrun.match import Segment, format_segments, parse_segments, parse_workout
+    from beatrun.match import Segment, format_segments, parse_segments, read_workout
 
     given = [flag for flag, value in (("--cadence", cadence), ("--segments", segments),
                                       ("--workout", workout)) if value is not None]
@@ -44,19 +50,8 @@ def _playlist_shape(
     if segments is not None:
         shape = parse_segments(segments)
         return shape, format_segments(shape)
-    path = Path(workout or "")
-    try:
-        text = path.read_text(encoding="utf-8-sig")  # a BOM (some Windows editors) is fine
-    except FileNotFoundError:
-        raise UsageError(f"workout file {path} does not exist; see examples/*.toml") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"cannot read workout file {path}: {exc}") from None
-    plan = parse_workout(text, source=str(path))
-    return plan.segments, plan.name or path.stem
-
-
-#: Playlist files that list local files only (JSON and CSV also carry Spotify songs).
-_LOCAL_FILE_PLAYLISTS = (".m3u8", ".m3u", ".xspf", ".pls")
+    plan = read_workout(workout or "")
+    return plan.segments, plan.name or Path(workout or "").stem
 
 
 @cli.command("playlist")
@@ -128,99 +123,48 @@ def playlist_cmd(
 
     Example: beatrun playlist --cadence 170 --minutes 45 -o run.m3u8
     """
-    from beatrun.errors import NotEnoughMusicError
-    from beatrun.export import format_clock, write_playlist
-    from beatrun.library import Library
-    from beatrun.match import Preferences, bpm_ranges, build_playlist, steps_label
+    from beatrun.errors import NotEnoughMusicError, PlaylistShortError
+    from beatrun.match import Preferences
+    from beatrun.workflows.playlist import PlaylistRequest, local_only_for, make_playlist
 
     shape, default_name = _playlist_shape(cadence, minutes, segments, workout)
     steps: list[float] = [1.0] if no_half_time else [1.0, 2.0]
     if allow_double_time:
         steps.append(0.5)
-    # A playlist file or a render plays local files: Spotify-only songs would leave gaps.
-    local_only = bool(render_dir or mix_path) or (
-        output is not None and output.lower().endswith(_LOCAL_FILE_PLAYLISTS)
+    rendering = bool(render_dir or mix_path)
+    request = PlaylistRequest(
+        segments=tuple(shape),
+        name=name or default_name,
+        tolerance_pct=tolerance,
+        stretch_pct=stretch,
+        steps_per_beat=tuple(steps),
+        preferences=Preferences(like_artists=like_artist, exclude_artists=exclude_artist),
+        seed=seed,
+        allow_short=allow_short,
+        # A playlist file or a render plays local files: Spotify-only songs would leave gaps.
+        local_only=local_only_for(output, render=rendering),
     )
-    source = "local" if local_only else None
-    with Library(library_path) as library:
-
-        def build(*, looser: bool, short_ok: bool):
-            # Load only the rows whose tempo can matter: a big library loads in a fraction.
-            ranges = bpm_ranges(shape, tolerance_pct=tolerance, stretch_pct=stretch,
-                                steps_per_beat=steps, looser=looser)
-            rows = {t.id: t for low, high in ranges
-                    for t in library.tracks(min_bpm=low, max_bpm=high, source=source)}
-            if looser and not rows:  # nothing near: let build_playlist say what is there
-                rows = {t.id: t for t in library.tracks(source=source)}
-            return build_playlist(
-                [rows[key] for key in sorted(rows)],
-                segments=shape,
-                tolerance_pct=tolerance,
-                stretch_pct=stretch,
-                steps_per_beat=steps,
-                preferences=Preferences(like_artists=like_artist, exclude_artists=exclude_artist),
-                history=library.recent_track_ids(),
-                seed=seed,
-                allow_short=short_ok,
-                name=name or default_name,
-            )
-
-        try:
-            result = build(looser=False, short_ok=True)
-        except NotEnoughMusicError:
-            result = None
-        if result is None or result.is_short:
-            # Count every song for the "N minutes with --stretch 8%" numbers.
-            result = build(looser=True, short_ok=allow_short)
-        written = write_playlist(result, output, relative=relative) if output else None
-        # Hooks for later options: `--render DIR` (beatrun.render) and `--spotify NAME`
-        # (beatrun.spotify) act on `result` here and set `remember = True`.
-        if spotify_name:
-            spotify_sync_report(spotify_name, [m.track for m in result.entries],
-                                as_json=as_json)
-        remember = written is not None or bool(spotify_name or render_dir or mix_path)
-        if remember:
-            library.record_playlist(
-                result.name, [m.track.id for m in result.entries if m.track.id is not None]
-            )
-    if result.shortfall:
-        click.echo(f"Warning: {result.shortfall}", err=True)
+    try:
+        made = make_playlist(request, library_path=library_path, output=output,
+                             relative=relative, remember=bool(spotify_name) or rendering)
+    except PlaylistShortError as err:
+        hint = "" if err.shortfall.achieved_s <= 0 else f"; {ALLOW_SHORT_HINT}"
+        raise NotEnoughMusicError(err.shortfall.sentence(flag_label) + hint) from None
+    result, written = made.playlist, made.written
+    if spotify_name:
+        spotify_sync_report(spotify_name, [m.track for m in result.entries], as_json=as_json)
+    if result.shortfall_info is not None:
+        click.echo(f"Warning: {result.shortfall_info.sentence(flag_label)}", err=True)
     if as_json:
         data = result.to_dict()
         data["output"] = str(written.path) if written else None
         data["skipped"] = written.skipped if written else 0
+        data["unwritable"] = written.unwritable if written else 0
         emit_json(data)
     else:
-        print_table(
-            ["#", "start", "song", "BPM", "steps/beat", "fit", "stretch", "segment"],
-            [
-                (
-                    i,
-                    format_clock(m.start_s),
-                    m.track.display_name,
-                    fmt_bpm(m.bpm),
-                    steps_label(m.steps_per_beat),
-                    signed_pct(m.fit_error_pct),
-                    "-" if m.stretch_ratio == 1.0 else signed_pct((m.stretch_ratio - 1) * 100),
-                    m.segment,
-                )
-                for i, m in enumerate(result.entries, 1)
-            ],
-            title=result.name,
-            justify=["right", "right", "left", "right", "right", "right", "right", "left"],
-        )
-        click.echo(
-            f"{len(result.entries)} song{'s' if len(result.entries) != 1 else ''}, "
-            f"{format_clock(result.total_s)} "
-            f"(target {format_clock(result.target_s)})"
-        )
+        _print_playlist(result)
     if written is not None:
-        skipped = (
-            f"; skipped {written.skipped} Spotify-only song{'s' if written.skipped > 1 else ''}"
-            " (no local file)" if written.skipped else ""
-        )
-        count = f"{written.written} song{'s' if written.written != 1 else ''}"
-        click.echo(f"Wrote {written.path} ({count}){skipped}", err=as_json)
+        click.echo(_written_line(written), err=as_json)
     if render_dir or mix_path:  # beatrun.render: the same output as `beatrun render`
         rendered = _render_outputs(
             result, render_dir, fmt="flac", mix_path=mix_path, with_click=with_click,
@@ -229,3 +173,91 @@ def playlist_cmd(
         _raise_if_render_failed(rendered)
 
 
+#: Appended to a shortfall when it ends the command.
+ALLOW_SHORT_HINT = "use --allow-short to accept a shorter playlist"
+
+
+def flag_label(looser: LooserSetting) -> str:
+    """A looser setting as the flags of ``beatrun playlist`` that ask for it."""
+    if looser.setting == "stretch_pct":
+        return f"--stretch {looser.value:g}%"
+    if looser.setting == "tolerance_pct":
+        return f"--tolerance {looser.value:g}%"
+    if looser.setting == "half_time":
+        return "half-time songs (drop --no-half-time)"
+    return "--allow-double-time"
+
+
+#: Longest song name shown in the playlist table.
+MAX_SONG_CELL = 80
+
+
+def _cell(text: object, max_len: int | None = None) -> str:
+    """Tag text for a table cell: control characters escaped, bounded, no rich markup."""
+    from rich.markup import escape
+
+    return escape(terminal_safe(text, max_len=max_len))
+
+
+def _print_playlist(result: Playlist) -> None:
+    print_table(
+        ["#", "start", "song", "BPM", "steps/beat", "fit", "stretch", "segment"],
+        [
+            (
+                i,
+                fmt_clock(m.start_s),
+                _cell(m.track.display_name, MAX_SONG_CELL),
+                fmt_bpm(m.bpm),
+                steps_label(m.steps_per_beat),
+                signed_pct(m.fit_error_pct),
+                "-" if m.stretch_ratio == 1.0 else signed_pct((m.stretch_ratio - 1) * 100),
+                _cell(m.segment, 40),
+            )
+            for i, m in enumerate(result.entries, 1)
+        ],
+        title=_cell(result.name, 120),
+        justify=["right", "right", "left", "right", "right", "right", "right", "left"],
+    )
+    click.echo(
+        f"{len(result.entries)} song{'s' if len(result.entries) != 1 else ''}, "
+        f"{fmt_clock(result.total_s)} "
+        f"(target {fmt_clock(result.target_s)})"
+    )
+    for line in boundary_lines(result):
+        click.echo(line)
+
+
+def boundary_lines(result: Playlist) -> list[str]:
+    """Per segment after the first: where it was planned and where the songs change."""
+    if len(result.segments) < 2:
+        return []
+    lines = []
+    for bound in result.boundaries()[1:]:
+        name = terminal_safe(bound.name, max_len=40)
+        planned = fmt_clock(bound.planned_start_s)
+        offset = bound.offset_s
+        if bound.songs_start_s is None or offset is None:
+            lines.append(f"segment {name} planned at {planned}: no song starts in it")
+            continue
+        lines.append(
+            f"segment {name} planned at {planned}, songs change at "
+            f"{fmt_clock(bound.songs_start_s)} ({offset:+.0f} s)"
+        )
+    return lines
+
+
+def _written_line(written: ExportResult) -> str:
+    notes = []
+    if written.skipped:
+        notes.append(
+            f"skipped {written.skipped} Spotify-only song{'s' if written.skipped > 1 else ''}"
+            " (no local file)"
+        )
+    if written.unwritable:
+        notes.append(
+            f"skipped {written.unwritable} song{'s' if written.unwritable > 1 else ''} whose "
+            "path holds a line break"
+        )
+    count = f"{written.written} song{'s' if written.written != 1 else ''}"
+    extra = f"; {'; '.join(notes)}" if notes else ""
+    return f"Wrote {terminal_safe(str(written.path))} ({count}){extra}"

@@ -1,4 +1,8 @@
-"""Plan writers: CSV, JSON and Markdown tables, the PNG chart, the plan folder."""
+"""Plan writers: CSV, JSON and Markdown tables, the athlete's summary, the PNG chart.
+
+The plan folder (plan files, weekly playlists, watch workouts, the athlete's
+page) is written by :func:`beatrun.workflows.coaching.write_plan_bundle`.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +10,12 @@ import csv
 import io
 import json
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from beatrun.cadence import bpm_bands
 from beatrun.errors import BeatrunError
-from beatrun.export.playlists import atomic_write_text, write_playlist
+from beatrun.fsutil import atomic_write
 
 
 def _minutes(value: float) -> str:
@@ -27,16 +31,23 @@ PLAN_EVIDENCE = (
 )
 
 
-def _plan_rows(plan: Any, *, tolerance_pct: float) -> list[dict[str, Any]]:
-    from beatrun.plan import music_bands
+def week_dates(plan: Any, week: int) -> str:
+    """"2026-12-07 to 2026-12-13" (empty for a plan without dates)."""
+    starts, ends = plan.week_start(week), plan.week_end(week)
+    return "" if starts is None else f"{starts.isoformat()} to {ends.isoformat()}"
 
+
+def _plan_rows(plan: Any, *, tolerance_pct: float) -> list[dict[str, Any]]:
     rows = []
     for week in plan.weeks:
         parts = {s.name: s for s in week.segments}
-        (_, lo1, hi1), (_, lo2, hi2) = music_bands(
+        (_, lo1, hi1), (_, lo2, hi2) = bpm_bands(
             week.cadence_spm, tolerance_pct=tolerance_pct, steps_per_beat=(1, 2))
+        starts, ends = plan.week_start(week.week), plan.week_end(week.week)
         rows.append({
             "week": week.week,
+            "starts": "" if starts is None else starts.isoformat(),
+            "ends": "" if ends is None else ends.isoformat(),
             "cadence_spm": week.cadence_spm,
             "change_spm": week.change_spm,
             "change_pct": round(week.change_pct, 1),
@@ -52,8 +63,8 @@ def _plan_rows(plan: Any, *, tolerance_pct: float) -> list[dict[str, Any]]:
     return rows
 
 
-PLAN_COLUMNS = ("week", "cadence_spm", "change_spm", "change_pct", "hold", "warmup", "main",
-                "cooldown", "music_bpm", "half_time_bpm")
+PLAN_COLUMNS = ("week", "starts", "ends", "cadence_spm", "change_spm", "change_pct", "hold",
+                "warmup", "main", "cooldown", "music_bpm", "half_time_bpm")
 
 
 def plan_markdown(plan: Any, *, tolerance_pct: float = 3.0, title: str | None = None) -> str:
@@ -64,18 +75,23 @@ def plan_markdown(plan: Any, *, tolerance_pct: float = 3.0, title: str | None = 
         f"From {plan.start_spm} to {plan.goal_spm} steps per minute over {len(plan.weeks)} "
         f"weeks (at most +{plan.max_weekly_increase_pct:g}% a week"
         + (f", a hold week every {plan.hold_every} weeks" if plan.hold_every else "")
-        + f"); {plan.sessions_per_week} sessions of {plan.minutes_per_session:g} minutes a week.",
+        + f"); {plan.sessions_per_week} sessions of {plan.minutes_per_session:g} minutes a week"
+        + (f", from Monday {plan.start_date.isoformat()}." if plan.start_date is not None
+           and plan.start_date.weekday() == 0 else
+           f", from {plan.start_date.isoformat()}." if plan.start_date is not None else "."),
         "",
     ]
     for warning in plan.warnings:
         lines += [f"> Warning: {warning}", ""]
-    header = ["Week", "Cadence (spm)", "Change", "Hold", "Warm-up", "Main set", "Cool-down",
-              "Music BPM", "Half-time BPM"]
+    dated = plan.start_date is not None
+    header = ["Week", *(["Dates"] if dated else []), "Cadence (spm)", "Change", "Hold",
+              "Warm-up", "Main set", "Cool-down", "Music BPM", "Half-time BPM"]
     lines.append("| " + " | ".join(header) + " |")
     lines.append("|" + "|".join(["---"] * len(header)) + "|")
     for row in _plan_rows(plan, tolerance_pct=tolerance_pct):
+        dates = f" {row['starts']} to {row['ends']} |" if dated else ""
         lines.append(
-            f"| {row['week']} | {row['cadence_spm']} | {row['change_spm']:+d} "
+            f"| {row['week']} |{dates} {row['cadence_spm']} | {row['change_spm']:+d} "
             f"({row['change_pct']:+.1f}%) | {row['hold']} | {row['warmup']} | {row['main']} | "
             f"{row['cooldown']} | {row['music_bpm']} | {row['half_time_bpm']} |"
         )
@@ -105,7 +121,7 @@ def write_plan(plan: Any, path: str | os.PathLike[str], *, tolerance_pct: float 
         raise BeatrunError(
             f"cannot write a plan as {path.name!r}: use a .csv, .json or .md file name"
         )
-    atomic_write_text(path, text, what="plan")
+    atomic_write(path, text, what="plan")
     return path
 
 
@@ -161,32 +177,10 @@ def plan_chart(
     ax.legend(loc="lower right", fontsize=8)
     ax.set_title(title or f"Cadence plan: {plan.start_spm} to {plan.goal_spm} spm")
     fig.tight_layout()
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise BeatrunError(f"cannot write chart {path}: folder {folder} does not exist; create it")
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        fig.savefig(tmp, format="png", dpi=dpi)
-        os.replace(tmp, path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise BeatrunError(f"cannot write chart {path}: {exc.strerror or exc}") from None
+    from beatrun.export.charts import save_png
+
+    save_png(fig, path, what="chart", dpi=dpi)
     return path
-
-
-@dataclass(frozen=True)
-class PlanBundle:
-    """What :func:`write_plan_bundle` wrote into one folder.
-
-    files : every file written (plan, chart, playlists, summary), in order.
-    playlists : ``(name, path of the .m3u8, songs, minutes, note)`` per playlist.
-    notes : one-line remarks (short playlists, repeated songs, no music at all).
-    """
-
-    directory: Path
-    files: tuple[Path, ...]
-    playlists: tuple[tuple[str, Path, int, float, str | None], ...] = ()
-    notes: tuple[str, ...] = ()
 
 
 def plan_summary_markdown(
@@ -198,15 +192,13 @@ def plan_summary_markdown(
     playlists: Any = (),
 ) -> str:
     """The athlete's README: the plan table, why, how to use each week, the playlists."""
-    from beatrun.plan import music_bands
-
     who = f" for {title}" if title else ""
     lines = [plan_markdown(plan, tolerance_pct=tolerance_pct,
                            title=f"Cadence plan{who}").rstrip("\n"), ""]
     if chart:
         lines += [f"![Cadence per week and the song tempi that serve it]({chart})", ""]
     lines += ["## Why", "", PLAN_EVIDENCE, ""]
-    (_, lo1, hi1), (_, lo2, hi2) = music_bands(plan.final_spm, tolerance_pct=tolerance_pct)
+    (_, lo1, hi1), (_, lo2, hi2) = bpm_bands(plan.final_spm, tolerance_pct=tolerance_pct)
     lines += [
         "## How to use each week",
         "",
@@ -243,80 +235,3 @@ def plan_history_name(week: int, *, session: int | None = None, title: str | Non
     """The name a plan's playlist gets in the library history: "plan Ana week 2 session 1"."""
     who = f" {title}" if title else ""
     return f"plan{who} week {week}" + (f" session {session}" if session else "")
-
-
-def write_plan_bundle(
-    plan: Any,
-    directory: str | os.PathLike[str],
-    *,
-    tracks: Any = None,
-    title: str | None = None,
-    tolerance_pct: float = 3.0,
-    stretch_pct: float = 0.0,
-    steps_per_beat: Any = (1, 2),
-    per_session: bool = False,
-    preferences: Any = None,
-    history: Any = None,
-    seed: int = 0,
-    relative: bool = False,
-    library: Any = None,
-) -> PlanBundle:
-    """Write everything an athlete needs into ``directory`` (created if needed).
-
-    Files: ``plan.csv``, ``plan.json``, ``chart.png``, one ``week-NN.m3u8`` and
-    ``week-NN.json`` per week (``week-NN-session-K.*`` with ``per_session``)
-    when ``tracks`` is given, and ``summary.md``. Playlists come from
-    :func:`beatrun.plan.plan_playlists` (same options).
-
-    library : an open ``beatrun.library.Library`` or None; each playlist written
-    is recorded in its history (``Library.record_playlist``) as "plan week 1"
-    ("plan TITLE week 1", "plan week 1 session 2"), so that later ``beatrun
-    playlist`` runs prefer other songs. The plan itself does not read that
-    history: the same plan and library give the same playlists again.
-    """
-    from beatrun.plan import plan_playlists
-
-    folder = Path(directory)
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise BeatrunError(
-            f"cannot create folder {folder}: {exc.strerror or exc}; choose another folder"
-        ) from None
-    files = [write_plan(plan, folder / "plan.csv", tolerance_pct=tolerance_pct),
-             write_plan(plan, folder / "plan.json", tolerance_pct=tolerance_pct)]
-    chart = plan_chart(plan, folder / "chart.png", tolerance_pct=tolerance_pct,
-                       title=f"{title}: {plan.start_spm} to {plan.goal_spm} spm" if title else None)
-    files.append(chart)
-    written: list[tuple[Any, Path | None]] = []
-    rows: list[tuple[str, Path, int, float, str | None]] = []
-    notes: list[str] = []
-    if tracks is not None:
-        for wp in plan_playlists(
-            plan, tracks, tolerance_pct=tolerance_pct, stretch_pct=stretch_pct,
-            steps_per_beat=steps_per_beat, preferences=preferences, history=history,
-            seed=seed, per_session=per_session, title=title,
-        ):
-            if wp.note:
-                notes.append(f"{wp.name}: {wp.note}")
-            if wp.playlist is None:
-                written.append((wp, None))
-                continue
-            m3u = folder / f"{wp.name}.m3u8"
-            write_playlist(wp.playlist, m3u, relative=relative)
-            write_playlist(wp.playlist, folder / f"{wp.name}.json", relative=relative)
-            files += [m3u, folder / f"{wp.name}.json"]
-            written.append((wp, m3u))
-            if library is not None:
-                library.record_playlist(
-                    plan_history_name(wp.week, session=wp.session, title=title),
-                    [m.track.id for m in wp.playlist.entries if m.track.id is not None],
-                )
-            rows.append((wp.name, m3u, len(wp.playlist), wp.playlist.total_s / 60, wp.note))
-    summary = folder / "summary.md"
-    atomic_write_text(summary, plan_summary_markdown(
-        plan, title=title, tolerance_pct=tolerance_pct, chart=chart.name, playlists=written,
-    ), what="summary")
-    files.append(summary)
-    return PlanBundle(directory=folder, files=tuple(files), playlists=tuple(rows),
-                      notes=tuple(notes))
