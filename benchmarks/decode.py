@@ -22,6 +22,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import numpy as np  # noqa: E402
 
 from beatrun import audio  # noqa: E402
+from beatrun.audio import decode  # noqa: E402
 
 FORMATS = [("wav", None), ("flac", None), ("ogg", None), ("mp3", None), ("opus", None),
            ("m4a", None), ("m4a", "alac")]
@@ -67,11 +68,11 @@ def main() -> None:
             path = Path(tmp) / f"song_{name}.{ext}"
             audio.write_audio(path, x, sr=src_sr, codec=codec)
             cells = [name]
-            for reader_cls in (audio._SoundfileReader, audio._AvReader):
+            for reader_cls in (decode._SoundfileReader, decode._AvReader):
                 def read(cls=reader_cls, p=path):
                     r = cls(str(p))
                     try:
-                        audio._resample(r.read(mid, 30.0), r.rate, args.sr)
+                        decode._resample(r.read(mid, 30.0), r.rate, args.sr)
                     finally:
                         r.close()
                 try:
@@ -80,7 +81,7 @@ def main() -> None:
                     cells.append("n/a")
             whole = _best(lambda p=path: audio.load(p, sr=args.sr), repeats=1)
             cells.append(f"{args.seconds / whole:.0f}x")
-            cells.append(type(audio._open_reader(path)).__name__.strip("_").replace("Reader", ""))
+            cells.append(type(decode._open_reader(path)).__name__.strip("_").replace("Reader", ""))
             rows.append(cells)
     header = ["format", "30s excerpt soundfile", "30s excerpt PyAV", "whole file (chosen)",
               "chosen"]

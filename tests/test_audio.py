@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from beatrun import audio
+from beatrun.audio import decode
 from beatrun.errors import AudioError
 
 SR = 16000  # small rate: fast to write and read; Opus and MP3 accept it
@@ -444,6 +445,6 @@ def test_frames_mix_to_mono_from_any_sample_format(fmt, dtype, scale):
     else:
         data = np.stack([left, right], axis=1).reshape(1, -1) * scale  # packed: interleaved
     frame = av.AudioFrame.from_ndarray(data.astype(dtype), format=fmt, layout="stereo")
-    mono = audio._frame_mono(frame)
+    mono = decode._frame_mono(frame)
     assert mono.dtype == np.float32 and mono.shape == (960,)
     np.testing.assert_allclose(mono, (left + right) / 2, atol=1e-4)

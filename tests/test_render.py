@@ -1,4 +1,4 @@
-"""render.py: exact-cadence stretching, safe names, resumable renders, mixes, clicks."""
+"""beatrun.render: exact-cadence stretching, safe names, resumable renders, mixes, clicks."""
 
 from __future__ import annotations
 
@@ -124,7 +124,7 @@ def test_pitch_is_unchanged(tone, tmp_path, ratio):
 
 def test_long_songs_are_stretched_in_pieces_without_gaps(tone, tmp_path, monkeypatch):
     """Pieces (here 1.5 s instead of 60 s) join seamlessly: exact length, steady level."""
-    monkeypatch.setattr(render, "CHUNK_S", 1.0)
+    monkeypatch.setattr(render.stretch, "CHUNK_S", 1.0)
     dst = tmp_path / "tone.wav"
     result = render.stretch_file(tone, dst, ratio=1.2)
     data, sr = _read(dst)
@@ -279,7 +279,7 @@ def test_render_resumes_without_redoing_finished_songs(pulse_songs, tmp_path):
     # an interrupted song (only a temp file) and a changed source are redone, nothing else
     second = Path(first.tracks[1].dst)
     second.unlink()
-    render._part_path(second).write_bytes(b"half a song")
+    audio.part_path(second).write_bytes(b"half a song")
     os.utime(pulse_songs[2]["path"])
     third = render.render_playlist(playlist, out, format="ogg", workers=1)
     assert [t.skipped for t in third.tracks] == [True, False, False]
@@ -604,11 +604,13 @@ _MEMORY_SCRIPT = """
 import json, resource, sys
 import numpy as np
 from beatrun import audio, render
+from beatrun.match import Playlist
 
-playlist, folder = json.loads(sys.argv[1]), sys.argv[2]
+data, folder = json.loads(sys.argv[1]), sys.argv[2]
+playlist = Playlist.from_dict(data)
 short = folder + "/short.wav"
 audio.write_audio(short, np.zeros(4 * 22050, np.float32), sr=22050)
-warm = {"entries": [dict(e, path=short) for e in playlist["entries"][:2]]}
+warm = Playlist.from_dict(dict(data, entries=[dict(e, path=short) for e in data["entries"][:2]]))
 render.render_mix(warm, folder + "/warm.flac", sr=22050)  # imports, pools, codecs
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 mix = render.render_mix(playlist, folder + "/mix.flac", sr=22050)
@@ -637,7 +639,7 @@ def test_mix_memory_stays_far_below_the_whole_mix(tmp_path):
                         "beat_period_s": 60.0 / bpm, "artist": "Long", "title": str(i)})
     env = dict(os.environ, OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
     done = subprocess.run(
-        [sys.executable, "-c", _MEMORY_SCRIPT, json.dumps({"entries": entries * 2}),
+        [sys.executable, "-c", _MEMORY_SCRIPT, json.dumps(_playlist(entries * 2).to_dict()),
          str(tmp_path)], capture_output=True, text=True, env=env, timeout=300, check=False)
     assert done.returncode == 0, done.stderr[-2000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])

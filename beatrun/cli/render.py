@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -17,10 +17,15 @@ from beatrun.cli.base import (
     workers_option,
 )
 from beatrun.errors import BeatrunError
+from beatrun.text import fmt_clock, plural
+
+if TYPE_CHECKING:
+    from beatrun.playlist import Playlist
+    from beatrun.render import MixResult, RenderResult
 
 
 def _render_outputs(
-    playlist: Any,
+    playlist: Playlist,
     out_dir: str | None,
     *,
     fmt: str,
@@ -37,75 +42,74 @@ def _render_outputs(
     ``data["failed"]`` counts songs that failed to render and ``data["mix_failed"]``
     songs left out of the mix (the caller decides the exit code).
     """
-    from beatrun import render
+    from beatrun.render import RenderOptions, render_outputs
 
-    data: dict[str, Any] = {"render": None, "mix": None}
-    failed = mix_failed = 0
-    if out_dir is not None:
-        total = len(getattr(playlist, "entries", ()) or ())
-        with progress_bar(total, "Rendering", enabled=not as_json) as advance:
-            result = render.render_playlist(
-                playlist, out_dir, format=fmt, workers=workers,
-                progress=lambda _track: advance(1),
-                click=with_click, click_volume=click_volume,
+    options = RenderOptions(format=fmt, click=with_click, click_volume=click_volume,
+                            crossfade_beats=crossfade_beats, glide_beats=glide_beats,
+                            workers=workers)
+    total = (len(playlist.entries) if out_dir is not None else 0) + (mix_path is not None)
+    label = "Rendering" if out_dir is not None else "Mixing"
+    with progress_bar(total, label, enabled=not as_json) as advance:
+        outputs = render_outputs(playlist, out_dir=out_dir, mix_path=mix_path, options=options,
+                                 progress=lambda _done: advance(1))
+    if outputs.render is not None and not as_json:
+        _print_render(outputs.render)
+    if outputs.mix is not None:
+        _print_mix(outputs.mix, as_json=as_json)
+    return outputs.to_dict()
+
+
+def _print_render(result: RenderResult) -> None:
+    print_table(
+        ["#", "file", "stretch", "BPM", "status"],
+        [
+            (
+                t.index,
+                _file_name(t.dst),
+                f"{(t.ratio - 1) * 100:+.1f}%",
+                fmt_bpm(t.target_bpm),
+                t.error or (f"renamed from {t.renamed_from}" if t.renamed_from
+                            else "already done" if t.skipped else "rendered"),
             )
-        data["render"] = result.to_dict()
-        failed = result.failed
-        if not as_json:
-            print_table(
-                ["#", "file", "stretch", "BPM", "status"],
-                [
-                    (
-                        t.index,
-                        _file_name(t.dst),
-                        f"{(t.ratio - 1) * 100:+.1f}%",
-                        fmt_bpm(t.target_bpm),
-                        t.error or (f"renamed from {t.renamed_from}" if t.renamed_from
-                                    else "already done" if t.skipped else "rendered"),
-                    )
-                    for t in result.tracks
-                ],
-                justify=["right", "left", "right", "right", "left"],
-            )
-            warnings = sorted({w for t in result.tracks for w in t.warnings})
-            for warning in warnings:
-                click.echo(f"Warning: {warning}", err=True)
-            click.echo(
-                f"Rendered {songs(result.rendered)} ({result.skipped} already done, "
-                f"{result.failed} failed) into {result.out_dir}; playlist {result.m3u8}"
-            )
-            if result.streaming_only:
-                click.echo(f"Skipped {songs(result.streaming_only)} without a local file "
-                           "(Spotify-only)")
-            if result.removed:
-                count = len(result.removed)
-                click.echo(f"Removed {count} file{'' if count == 1 else 's'} left from an "
-                           "earlier render of another playlist")
-    if mix_path is not None:
-        with progress_bar(None, "Mixing", enabled=not as_json):
-            mix = render.render_mix(
-                playlist, mix_path, crossfade_beats=crossfade_beats, glide_beats=glide_beats,
-                click=with_click, click_volume=click_volume,
-            )
-        data["mix"] = mix.to_dict()
-        mix_failed = mix.failed
-        for skip in mix.skipped:
-            if skip.path:  # a streaming-only track is not a problem: counted below
-                click.echo(f"Warning: song {skip.index} left out of the mix: {skip.reason}",
-                           err=True)
-        if not as_json:
-            glides = sum(1 for t in mix.transitions if t.from_cadence_spm != t.to_cadence_spm)
-            minutes, seconds = divmod(int(round(mix.duration_s)), 60)
-            left_out = f"; {mix.failed} left out" if mix.failed else ""
-            if mix.streaming_only:
-                left_out += f"; skipped {mix.streaming_only} without a local file (Spotify-only)"
-            click.echo(
-                f"Mixed {songs(len(mix.parts))} into {mix.path} ({minutes}:{seconds:02d}, "
-                f"{len(mix.transitions)} crossfades, {glides} tempo glides){left_out}"
-            )
-    data["failed"] = failed
-    data["mix_failed"] = mix_failed
-    return data
+            for t in result.tracks
+        ],
+        justify=["right", "left", "right", "right", "left"],
+    )
+    for warning in result.warnings:
+        click.echo(f"Warning: {warning}", err=True)
+    click.echo(
+        f"Rendered {songs(result.rendered)} ({result.skipped} already done, "
+        f"{result.failed} failed) into {result.out_dir}; playlist {result.m3u8}"
+    )
+    if result.streaming_only:
+        click.echo(f"Skipped {songs(result.streaming_only)} without a local file "
+                   "(Spotify-only)")
+    if result.removed:
+        count = len(result.removed)
+        click.echo(f"Removed {count} file{'' if count == 1 else 's'} left from an "
+                   "earlier render of another playlist")
+
+
+def _print_mix(mix: MixResult, *, as_json: bool) -> None:
+    for skip in mix.skipped:
+        if skip.path:  # a streaming-only track is not a problem: counted below
+            click.echo(f"Warning: song {skip.index} left out of the mix: {skip.reason}",
+                       err=True)
+    if as_json:
+        return
+    left_out = f"; {mix.failed} left out" if mix.failed else ""
+    if mix.streaming_only:
+        left_out += f"; skipped {mix.streaming_only} without a local file (Spotify-only)"
+    follows = ""
+    if mix.boundaries:
+        count = len(mix.boundaries)
+        follows = (f"; {plural(count, 'segment change')} at the planned "
+                   f"{'time' if count == 1 else 'times'} (within {mix.max_boundary_error_s:.2f} s)")
+    in_mix = len({p.index for p in mix.parts})
+    click.echo(
+        f"Mixed {songs(in_mix)} into {mix.path} ({fmt_clock(mix.duration_s)}, "
+        f"{len(mix.transitions)} crossfades, {mix.glides} tempo glides){follows}{left_out}"
+    )
 
 
 def _raise_if_render_failed(data: dict[str, Any]) -> None:
@@ -131,7 +135,8 @@ def _file_name(path: str) -> str:
 @click.option("--format", "fmt", type=click.Choice(["flac", "mp3", "ogg"]), default="flac",
               show_default=True, help="Audio format of the rendered songs.")
 @click.option("--mix", "mix_path", type=click.Path(dir_okay=False), default=None,
-              help="Also write one continuous beat-matched mix (.flac .mp3 .ogg .wav).")
+              help="Also write one continuous beat-matched mix (.flac .mp3 .ogg .wav) "
+                   "whose cadence changes fall at the workout's planned times.")
 @click.option("--click", "with_click", is_flag=True,
               help="Mix a metronome click at the cadence under the music.")
 @click.option("--click-volume", type=click.FloatRange(0, 1, min_open=True), default=0.3,
@@ -151,8 +156,10 @@ def render_cmd(playlist_json: str, out_dir: str, fmt: str, mix_path: str | None,
     interrupted render resumes without redoing finished songs. Rendering
     another playlist into the same folder renames the songs it shares with
     the earlier one and deletes the earlier one's other songs (only files
-    beatrun wrote there). With --mix, a song that cannot be opened is left
-    out and its neighbours join on the beat.
+    beatrun wrote there). With --mix, the mix lasts the planned time and each
+    segment change falls at its planned time (songs cut on a bar, crossfaded
+    on the beat); a song that cannot be opened is left out and its
+    neighbours join on the beat.
 
     Example: beatrun render run.json out/ --mix run-mix.mp3
     """

@@ -1,4 +1,4 @@
-"""Decode audio files to mono float32, and write test audio. The only module that knows codecs.
+"""Decode audio files to mono float32 at any rate (the analysis path).
 
 Reading picks the decoder per format by measurement (see ``benchmarks/decode.py``):
 libsndfile (``soundfile``) for WAV, FLAC, MP3 and AIFF, where it seeks cheaply
@@ -20,7 +20,6 @@ import stat
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from beatrun.errors import AudioError
@@ -565,128 +564,3 @@ def load_excerpts(
     if not any(x.size for _, x in excerpts):
         raise AudioError("no audio could be decoded from this file; it may be corrupt")
     return duration, excerpts
-
-
-# ---------------------------------------------------------------------------
-# Writing (test corpora, demo songs, rendered mixes).
-# ---------------------------------------------------------------------------
-
-# extension -> (writer, container format for PyAV, default codec)
-_WRITERS = {
-    ".wav": ("sf", "WAV", "PCM_16"),
-    ".wave": ("sf", "WAV", "PCM_16"),
-    ".flac": ("sf", "FLAC", "PCM_16"),
-    ".ogg": ("sf", "OGG", "VORBIS"),
-    ".oga": ("sf", "OGG", "VORBIS"),
-    ".mp3": ("av", "mp3", "libmp3lame"),
-    ".opus": ("av", "ogg", "libopus"),
-    ".m4a": ("av", "ipod", "aac"),
-    ".mp4": ("av", "mp4", "aac"),
-}
-_OPUS_RATES = (8000, 12000, 16000, 24000, 48000)
-_MP3_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000)
-
-
-def write_audio(
-    path: str | os.PathLike[str],
-    samples: np.ndarray,
-    *,
-    sr: int,
-    bitrate_kbps: int | None = None,
-    codec: str | None = None,
-) -> None:
-    """Write ``samples`` to ``path``, the format chosen by the extension.
-
-    path : .wav, .flac (16-bit), .ogg (Vorbis), .opus (Ogg Opus), .mp3, .m4a
-        (AAC, or ALAC with ``codec="alac"``).
-    samples : float32 array, mono ``(n,)`` or stereo ``(n, 2)``, values in [-1, 1]
-        (clipped).
-    sr : int > 0, sample rate in Hz (Opus and MP3 resample to a rate they support).
-    bitrate_kbps : int or None, for lossy codecs (default: the encoder's).
-    codec : None, or "alac"/"aac" for .m4a.
-
-    The file appears complete or not at all (written to a temporary name, then
-    renamed). Raises AudioError on failure.
-    """
-    import numpy as np
-
-    _check_sr(sr)
-    target = Path(path)
-    ext = target.suffix.lower()
-    if ext not in _WRITERS:
-        raise AudioError(
-            f"cannot write {ext or 'files without an extension'}; "
-            f"use one of {', '.join(sorted(_WRITERS))}"
-        )
-    data = np.asarray(samples, dtype=np.float32)
-    if data.ndim == 2 and data.shape[1] not in (1, 2) and data.shape[0] in (1, 2):
-        data = data.T
-    if data.ndim == 2 and data.shape[1] == 1:
-        data = data[:, 0]
-    if data.ndim not in (1, 2) or (data.ndim == 2 and data.shape[1] != 2):
-        raise AudioError(f"samples must be mono (n,) or stereo (n, 2), got shape {data.shape}")
-    data = np.clip(np.nan_to_num(data), -1.0, 1.0)
-    kind, fmt, default_codec = _WRITERS[ext]
-    if codec is not None and not (ext in (".m4a", ".mp4") and codec in ("aac", "alac")):
-        raise AudioError(f"codec {codec!r} is not supported for {ext}; use 'aac' or 'alac' in .m4a")
-    tmp = target.with_name(f".{target.stem}.partial{os.getpid()}{ext}")
-    try:
-        if kind == "sf":
-            _write_sf(tmp, data, sr=sr, fmt=fmt, subtype=default_codec)
-        else:
-            _write_av(tmp, data, sr=sr, fmt=fmt, codec=codec or default_codec,
-                      bitrate_kbps=bitrate_kbps)
-        os.replace(tmp, target)
-    except AudioError:
-        tmp.unlink(missing_ok=True)
-        raise
-    except Exception as exc:  # noqa: BLE001 - every codec failure becomes one line
-        tmp.unlink(missing_ok=True)
-        raise AudioError(f"cannot write {target.name}: {' '.join(str(exc).split())}") from None
-
-
-def _write_sf(path: Path, data: np.ndarray, *, sr: int, fmt: str, subtype: str) -> None:
-    import soundfile as sf
-
-    channels = 1 if data.ndim == 1 else data.shape[1]
-    # Blocks, not one call: libsndfile's Vorbis encoder crashes on very large writes.
-    with sf.SoundFile(str(path), "w", sr, channels, format=fmt, subtype=subtype) as out:
-        for i in range(0, len(data), 32768):
-            out.write(data[i : i + 32768])
-
-
-def _write_av(
-    path: Path, data: np.ndarray, *, sr: int, fmt: str, codec: str, bitrate_kbps: int | None
-) -> None:
-    import av
-    import numpy as np
-
-    rates = _OPUS_RATES if codec == "libopus" else _MP3_RATES if codec == "libmp3lame" else None
-    if rates is not None and sr not in rates:
-        new_sr = min((r for r in rates if r >= sr), default=rates[-1])
-        data = _resample_any(data, sr, new_sr)
-        sr = new_sr
-    layout = "stereo" if data.ndim == 2 else "mono"
-    planar = np.ascontiguousarray(data.T if data.ndim == 2 else data[None, :])
-    with av.open(str(path), "w", format=fmt) as out:
-        stream = out.add_stream(codec, rate=sr, layout=layout)
-        if bitrate_kbps:
-            stream.bit_rate = int(bitrate_kbps) * 1000
-        block = 65536
-        for i in range(0, max(planar.shape[1], 1), block):
-            frame = av.AudioFrame.from_ndarray(
-                np.ascontiguousarray(planar[:, i : i + block]), format="fltp", layout=layout
-            )
-            frame.sample_rate = sr
-            frame.pts = i
-            for packet in stream.encode(frame):
-                out.mux(packet)
-        for packet in stream.encode(None):
-            out.mux(packet)
-
-
-def _resample_any(data: np.ndarray, sr_in: int, sr_out: int) -> np.ndarray:
-    import numpy as np
-    import soxr
-
-    return np.asarray(soxr.resample(data, sr_in, sr_out), dtype=np.float32)
