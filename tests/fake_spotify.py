@@ -1,10 +1,26 @@
 """A small fake of the Spotify Web API, its accounts service and ReccoBeats.
 
 It runs on 127.0.0.1 on a free port in a thread (``ThreadingHTTPServer``), so
-spotipy makes real HTTP requests to it. Tests set its catalogue, switch
-behaviours (audio features 200/403, expired tokens) and queue faults (429 with
-``Retry-After``, 5xx, delays, dropped connections). Every request is recorded
-(method, path, query, JSON body) so tests can check batch sizes.
+spotipy makes real HTTP requests to it. Tests set its catalogue and queue faults
+(429 with and without ``Retry-After`` or with ``QUOTA_EXCEEDED``, 5xx, slow
+answers, dropped connections, a write that happens and then times out). Every
+request is recorded (method, path, query, JSON body) so tests can check batches.
+
+By default it is as strict as Spotify in 2026 for a development-mode app:
+
+- playlist items only for playlists the user owns or collaborates on (403 for
+  others, editorial ones included); items carry ``item`` only (no ``track``);
+- the old ``/playlists/{id}/tracks`` paths answer 403; ``/recommendations`` 404;
+- ``/audio-features`` answers 403 (apps created after 2024-11-27);
+- refresh tokens are single-use (a reused one gets ``invalid_grant``) and the
+  grant ends after ``grant_lifetime_s`` (6 months);
+- the app owner's Premium and the user's place on the allowlist are checked
+  (``owner_premium``, ``allowlisted``) with Spotify's messages;
+- at most 100 items per add/replace request, search pages of at most 10,
+  ``/me/playlists`` lists followed playlists only (a deleted one is unfollowed).
+
+Leniency only behind explicit switches: ``audio_features_allowed``,
+``read_any_playlist``, ``reusable_refresh_tokens``.
 
 Paths: ``/accounts/authorize``, ``/accounts/api/token`` (PKCE S256 checked),
 ``/v1/...`` for the Web API, ``/recco/v1/audio-features`` for ReccoBeats.
@@ -24,6 +40,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 CLIENT_ID = "testclient123"
+PREMIUM_MESSAGE = ("Active premium subscription required for the owner of the app. When the "
+                   "subscription status changes, it can take a few hours before requests are "
+                   "allowed again.")
+ALLOWLIST_MESSAGE = "User not registered in the Developer Dashboard"
+SIX_MONTHS_S = 182 * 86400
 SECRET_PREFIX = "SECRET"  # every token and code contains this, so tests can grep output
 
 
@@ -35,9 +56,11 @@ class Fault:
     status: int = 500
     headers: dict[str, str] = field(default_factory=dict)
     body: Any = None
-    drop: bool = False  # close the connection without answering
+    drop: bool = False  # close the connection without answering (or doing anything)
     delay_s: float = 0.0  # sleep before answering normally (for timeouts)
     method: str | None = None
+    then_delay_s: float = 0.0  # do the request, then sleep before answering (a write
+    # that happens and then times out)
 
 
 @dataclass
@@ -74,7 +97,13 @@ class FakeSpotify:
         self.catalog: dict[str, dict[str, Any]] = {}  # id -> track object
         self.liked: list[str] = []  # track ids
         self.playlists: dict[str, dict[str, Any]] = {}  # id -> {name, description, owner, uris}
-        self.audio_features_allowed = True
+        self.audio_features_allowed = False  # 403, as for apps made after 2024-11-27
+        self.read_any_playlist = False  # True: items of anyone's playlist (before 2026)
+        self.reusable_refresh_tokens = False  # True: refresh tokens may be used again
+        self.owner_premium = True  # False: every API call answers the Premium 403
+        self.allowlisted = True  # False: every API call answers the allowlist 403
+        self.grant_lifetime_s = float(SIX_MONTHS_S)
+        self.grants: dict[str, float] = {}  # refresh token -> when its grant began
         self.tempos: dict[str, float] = {}  # Spotify audio features tempo by id
         self.recco_tempos: dict[str, float] = {}  # ReccoBeats tempo by Spotify id
         self.faults: list[Fault] = []
@@ -170,16 +199,31 @@ class FakeSpotify:
         return tracks
 
     def add_playlist(self, playlist_id: str, name: str, uris: list[str], *,
-                     description: str = "", owner: str | None = None) -> None:
-        self.playlists[playlist_id] = {"name": name, "description": description,
-                                       "owner": owner or self.user["id"], "uris": list(uris)}
+                     description: str = "", owner: str | None = None,
+                     collaborative: bool = False, collaborators: tuple[str, ...] = (),
+                     followed: bool = True) -> None:
+        self.playlists[playlist_id] = {
+            "name": name, "description": description, "owner": owner or self.user["id"],
+            "uris": list(uris), "collaborative": collaborative,
+            "collaborators": set(collaborators), "followed": followed}
 
-    def issue_token(self) -> dict[str, Any]:
-        """A valid token as the accounts service would hand it out."""
+    def unfollow(self, playlist_id: str) -> None:
+        """What "delete playlist" in a Spotify app does: the user stops following it."""
+        self.playlists[playlist_id]["followed"] = False
+
+    def may_read_items(self, playlist_id: str) -> bool:
+        p = self.playlists[playlist_id]
+        me = self.user["id"]
+        return self.read_any_playlist or p["owner"] == me or me in p["collaborators"]
+
+    def issue_token(self, *, granted_at: float | None = None) -> dict[str, Any]:
+        """A valid token as the accounts service would hand it out (a new grant unless
+        ``granted_at`` says when the grant began)."""
         n = next(self._counter)
         access, refresh = f"{SECRET_PREFIX}-access-{n}", f"{SECRET_PREFIX}-refresh-{n}"
         self.access_tokens[access] = True
         self.refresh_tokens.add(refresh)
+        self.grants[refresh] = time.time() if granted_at is None else granted_at
         return {"access_token": access, "token_type": "Bearer", "expires_in": 3600,
                 "refresh_token": refresh, "scope": self.granted_scope}
 
@@ -222,13 +266,20 @@ class FakeSpotify:
             if fault is not None:
                 self.faults.remove(fault)
         if fault is not None:
-            if fault.drop:
+            if fault.drop:  # after ``delay_s``: a request lost on the way, never done
+                time.sleep(fault.delay_s)
                 h.close_connection = True
                 try:
                     h.connection.shutdown(2)
                 except OSError:
                     pass
                 return
+            if fault.then_delay_s:
+                try:
+                    self._route(h, method, parts.path, query, body)
+                finally:
+                    time.sleep(fault.then_delay_s)
+                return  # the client has given up waiting
             if fault.delay_s:
                 time.sleep(fault.delay_s)
             else:
@@ -244,11 +295,14 @@ class FakeSpotify:
 
     def _send(self, h: BaseHTTPRequestHandler, status: int, payload: Any, *,
               headers: dict[str, str] | None = None) -> None:
-        data = b"" if payload is None else json.dumps(payload).encode()
+        if isinstance(payload, str):
+            data = payload.encode()
+        else:
+            data = b"" if payload is None else json.dumps(payload).encode()
         h.send_response(status)
         for key, value in (headers or {}).items():
             h.send_header(key, value)
-        if "Location" not in (headers or {}):
+        if "Location" not in (headers or {}) and "Content-Type" not in (headers or {}):
             h.send_header("Content-Type", "application/json")
         h.send_header("Content-Length", str(len(data)))
         h.end_headers()
@@ -272,6 +326,10 @@ class FakeSpotify:
         token = auth.removeprefix("Bearer ").strip()
         if not self.access_tokens.get(token):
             return self._error(401, "The access token expired")
+        if not self.owner_premium:
+            return self._error(403, PREMIUM_MESSAGE)
+        if not self.allowlisted:
+            return 403, ALLOWLIST_MESSAGE, {"Content-Type": "text/plain"}
         return self._api(method, path[len("/v1"):], query, body)
 
     # -- accounts -----------------------------------------------------------
@@ -312,9 +370,16 @@ class FakeSpotify:
             self.used_codes.add(form["code"])
             return 200, self.issue_token(), {}
         if form.get("grant_type") == "refresh_token":
-            if form.get("refresh_token") not in self.refresh_tokens:
+            old = form.get("refresh_token", "")
+            if old not in self.refresh_tokens:
                 return 400, {"error": "invalid_grant", "error_description": "Invalid refresh"}, {}
-            return 200, self.issue_token(), {}
+            granted = self.grants.get(old, time.time())
+            if time.time() - granted > self.grant_lifetime_s:
+                return 400, {"error": "invalid_grant",
+                             "error_description": "Refresh token expired"}, {}
+            if not self.reusable_refresh_tokens:
+                self.refresh_tokens.discard(old)  # single-use (PKCE, 2026)
+            return 200, self.issue_token(granted_at=granted), {}
         return bad
 
     # -- Web API ------------------------------------------------------------
@@ -338,6 +403,7 @@ class FakeSpotify:
         p = self.playlists[pid]
         return {"id": pid, "name": p["name"], "description": p["description"],
                 "owner": {"id": p["owner"]}, "uri": f"spotify:playlist:{pid}",
+                "collaborative": p["collaborative"],
                 "external_urls": {"spotify": f"https://open.spotify.com/playlist/{pid}"},
                 "items": {"total": len(p["uris"])}}
 
@@ -357,10 +423,17 @@ class FakeSpotify:
             items = [{"added_at": "2026-01-01T00:00:00Z", "track": self.catalog[t]}
                      for t in self.liked]
             return self._page(items, query, path, max_limit=50)
+        if method == "GET" and seg == ["me", "library", "contains"]:
+            uris = query.get("uris", [""])[0].split(",")
+            return 200, [self.playlists.get(u.rsplit(":", 1)[-1], {}).get("followed", False)
+                         if u.startswith("spotify:playlist:") else False for u in uris], {}
+        if seg and seg[0] == "recommendations":
+            return self._error(404, "Service not found")  # removed for new apps (2024-11-27)
         if seg == ["me", "playlists"]:
             if method == "GET":
-                return self._page([self._playlist_json(p) for p in self.playlists], query,
-                                  path, max_limit=50)
+                followed = [self._playlist_json(p) for p, v in self.playlists.items()
+                            if v["followed"]]
+                return self._page(followed, query, path, max_limit=50)
             if method == "POST":
                 pid = f"pl{next(self._counter):020d}"
                 self.add_playlist(pid, body["name"], [], description=body.get("description", ""))
@@ -374,7 +447,12 @@ class FakeSpotify:
             if len(seg) == 3 and seg[2] == "tracks":
                 return self._error(403, "Forbidden")  # the old path, gone since March 2026
             if len(seg) == 3 and seg[2] == "items":
+                if not self.may_read_items(pid):
+                    return self._error(403, "Forbidden")  # not the user's, not collaborative
                 return self._items(method, pid, query, body, path)
+            if len(seg) == 3 and seg[2] == "followers" and method == "DELETE":
+                self.unfollow(pid)
+                return 200, None, {}
         if method == "GET" and seg == ["search"]:
             return self._search(query)
         if method == "GET" and seg == ["audio-features"]:
@@ -395,8 +473,7 @@ class FakeSpotify:
             items = []
             for uri in playlist["uris"]:
                 track = self.catalog.get(uri.rsplit(":", 1)[-1], {"uri": uri, "type": "track"})
-                items.append({"added_at": "2026-01-01T00:00:00Z", "track": track,
-                              "item": track})
+                items.append({"added_at": "2026-01-01T00:00:00Z", "item": track})
             return self._page(items, query, path, max_limit=50)
         uris = self._uris_from_body(body)
         if uris is None:

@@ -14,9 +14,10 @@ import requests
 from fake_spotify import CLIENT_ID, SECRET_PREFIX, FakeSpotify, Fault, make_track
 
 from beatrun import spotify as sp
-from beatrun.errors import SpotifyError, UsageError
+from beatrun.errors import SpotifyError, SpotifySignInError, UsageError
 from beatrun.library import Library
 from beatrun.models import FileAnalysis, TagInfo, TempoEstimate, Track
+from beatrun.spotify.tokens import Token, TokenStore
 
 
 def free_port() -> int:
@@ -38,15 +39,17 @@ class Waits(list):
         self.append(seconds)
 
 
-def make_client(fake: FakeSpotify, *, signed_in: bool = True, **kwargs) -> sp.SpotifyClient:
-    options = dict(api_url=fake.api_url, accounts_url=fake.accounts_url, retries=2,
-                   backoff_s=0.01, timeout_s=2.0, max_retry_wait_s=5.0, sleep=Waits())
+def make_client(fake: FakeSpotify, *, signed_in: bool = True, timeout_s: float = 2.0,
+                retries: int = 2, backoff_s: float = 0.01, wait_budget_s: float = 5.0,
+                **kwargs) -> sp.SpotifyClient:
+    """A client of the fake with short timeouts and a recording ``sleep``."""
+    options = dict(api_url=fake.api_url, accounts_url=fake.accounts_url, sleep=Waits(),
+                   policy=sp.FaultPolicy(timeout_s=timeout_s, retries=retries,
+                                         backoff_s=backoff_s, wait_budget_s=wait_budget_s))
     options.update(kwargs)
     client = sp.SpotifyClient(CLIENT_ID, **options)
     if signed_in:
-        token = fake.issue_token()
-        token["expires_at"] = int(time.time()) + 3600
-        client.cache.save_token_to_cache(token)
+        client.tokens.save_answer(fake.issue_token())
     return client
 
 
@@ -127,30 +130,62 @@ def test_not_signed_in_is_a_clear_error_without_prompting(fake):
     assert fake.requests == []
 
 
-def test_token_file_is_rewritten_atomically_with_mode_0600(tmp_path):
-    cache = sp._private_token_cache(tmp_path / "sub" / "t.json")
-    token = {"access_token": "a", "refresh_token": "r", "expires_at": 1}
-    cache.save_token_to_cache(token)
-    cache.save_token_to_cache({**token, "access_token": "b"})
+def test_token_file_is_rewritten_atomically_with_mode_0600(tmp_path, monkeypatch):
+    # No os.fchmod (it fails on Windows with Python 3.11/3.12): writing must not need it.
+    monkeypatch.delattr(os, "fchmod", raising=False)
+    monkeypatch.setattr(os, "umask", lambda *_: (_ for _ in ()).throw(AssertionError("umask")))
+    store = TokenStore(tmp_path / "sub" / "t.json")
+    token = Token(access_token="a", refresh_token="r", expires_at=1.0, scope="s",
+                  granted_at=5.0)
+    store.save(token)
+    store.save(Token(**{**token.__dict__, "access_token": "b"}))
     assert stat.S_IMODE(os.stat(tmp_path / "sub" / "t.json").st_mode) == 0o600
-    assert cache.get_cached_token() == {**token, "access_token": "b"}
+    assert store.load() == Token(**{**token.__dict__, "access_token": "b"})
     assert [p.name for p in (tmp_path / "sub").iterdir()] == ["t.json"]  # no temp files left
 
 
-@pytest.mark.parametrize("damage", [
-    lambda t: {k: v for k, v in t.items() if k != "expires_at"},
-    lambda t: {**t, "expires_at": "soon"},
-    lambda t: {k: v for k, v in t.items() if k != "refresh_token"} | {"expires_at": 1},
-    lambda t: [t],
+@pytest.mark.parametrize("damage, why", [
+    (lambda t: json.dumps({k: v for k, v in t.items() if k != "expires_at"}),
+     "expires_at is missing or not a plausible time"),
+    (lambda t: json.dumps({**t, "expires_at": "soon"}),
+     "expires_at is missing or not a plausible time"),
+    (lambda t: json.dumps({**t, "expires_at": 1e300}),
+     "expires_at is missing or not a plausible time"),
+    (lambda t: json.dumps({**t, "expires_at": float("inf")}),
+     "expires_at is missing or not a plausible time"),
+    (lambda t: json.dumps({**t, "expires_at": float("nan")}),
+     "expires_at is missing or not a plausible time"),
+    (lambda t: json.dumps({**t, "expires_at": True}),
+     "expires_at is missing or not a plausible time"),
+    (lambda t: json.dumps({**t, "scope": 5}), "scope is not text"),
+    (lambda t: json.dumps({k: v for k, v in t.items() if k != "refresh_token"}),
+     "refresh_token is missing or not text"),
+    (lambda t: json.dumps({**t, "access_token": ["x"]}), "access_token is missing or not text"),
+    (lambda t: json.dumps([t]), "not a JSON object"),
+    (lambda t: "{not json", "not JSON"),
+    (lambda t: "[" * 30000 + "]" * 30000, "not JSON"),  # deeper than json can go
 ])
-def test_damaged_token_file_means_signed_out_not_a_traceback(fake, client, damage):
+def test_damaged_token_file_says_sign_in_again_not_a_traceback(fake, client, damage, why):
     token = json.loads(client.token_path.read_text())
-    client.token_path.write_text(json.dumps(damage(token)))
-    assert client.status().signed_in is False
-    with pytest.raises(SpotifyError, match=r"^not signed in to Spotify .*; "
-                                           r"run `beatrun spotify login`$"):
+    client.token_path.write_text(damage(token))
+    expected = (f"the saved Spotify sign-in is damaged ({why}); sign in again with "
+                "`beatrun spotify login`")
+    status = client.status()
+    assert status.signed_in is False and status.problem == expected
+    with pytest.raises(SpotifySignInError) as err:
         client.me()
+    assert str(err.value) == expected
     assert fake.requests_to("GET", "/v1/me") == []
+
+
+def test_huge_or_non_utf8_token_file_is_read_bounded(fake, client):
+    client.token_path.write_bytes(b"{" + b" " * (2 << 20))
+    with pytest.raises(SpotifySignInError, match=r"is larger than 64 KiB.*; sign in again with "
+                                                 r"`beatrun spotify login`$"):
+        client.me()
+    client.token_path.write_bytes(b'{"access_token": "\xff"}')
+    with pytest.raises(SpotifySignInError, match="is not UTF-8 text"):
+        client.me()
 
 
 def test_revoked_refresh_token_says_sign_in_again_and_forgets_it(fake, client):
@@ -160,8 +195,9 @@ def test_revoked_refresh_token_says_sign_in_again_and_forgets_it(fake, client):
     with pytest.raises(SpotifyError) as err:
         client.me()
     assert str(err.value) == (
-        "Spotify no longer accepts the saved sign-in (invalid_grant: it was revoked, expired "
-        "or belongs to another client ID); sign in again with `beatrun spotify login`"
+        "Spotify no longer accepts the saved sign-in (invalid_grant: it was revoked, it "
+        "expired (a sign-in lasts 6 months) or it belongs to another client ID); sign in again "
+        "with `beatrun spotify login`"
     )
     assert not client.token_path.exists()
     assert client.status().signed_in is False
@@ -201,6 +237,7 @@ def test_missing_client_id_explains_how_to_set_it(monkeypatch):
 
 
 def test_status_reports_user_expiry_and_audio_features(fake, client):
+    fake.audio_features_allowed = True  # an app made before 2024-11-27
     status = client.status()
     assert status.signed_in and status.user.id == "runner1"
     assert status.audio_features is True
@@ -240,7 +277,7 @@ def test_spotipy_debug_logs_never_show_tokens(fake, client):
 
 
 def test_short_retry_after_is_waited_out_for_real(fake):
-    client = make_client(fake, sleep=time.sleep)
+    client = make_client(fake, sleep=time.sleep, wait_budget_s=5.0)
     fake.faults.append(Fault("/v1/me", 429, headers={"Retry-After": "1"}))
     started = time.monotonic()
     assert client.me().id == "runner1"
@@ -250,44 +287,55 @@ def test_short_retry_after_is_waited_out_for_real(fake):
 
 
 def test_429_without_retry_after_backs_off_then_stops_with_one_line(fake):
-    client = make_client(fake, backoff_s=0.5)
+    client = make_client(fake, backoff_s=1.0, wait_budget_s=10.0)
     fake.faults += [Fault("/v1/me", 429) for _ in range(2)]
     assert client.me().id == "runner1"
-    assert client.retry.waits == [0.5, 1.0]  # doubling, not a fixed second
+    assert client.retry.waits == [1.0, 2.0]  # doubling, not a fixed second
 
     client._user = None
     fake.faults += [Fault("/v1/me", 429) for _ in range(6)]
     with pytest.raises(SpotifyError) as err:
         client.me()
     assert str(err.value) == (
-        "Spotify kept answering 429 (too many requests) while reading your Spotify profile, "
-        "after 5 waits in a row; try again in a few minutes"
+        "Spotify kept answering 429 (too many requests) while reading your Spotify profile; "
+        "beatrun waited 10 s in all, its wait budget ([spotify] wait_budget_s = 10); try again "
+        "in a few minutes"
     )
-    assert client.retry.waits[2:] == [0.5, 1.0, 2.0, 4.0, 5.0]  # capped at max_retry_wait_s
+    assert client.retry.waits == [1.0, 2.0, 1.0, 2.0, 4.0]  # the next (8 s) does not fit
 
 
 def test_long_retry_after_stops_at_once_with_the_wait(fake, client):
     fake.faults.append(Fault("/v1/me", 429, headers={"Retry-After": "3600"}))
     with pytest.raises(SpotifyError) as err:
         client.me()
-    message = str(err.value)
-    assert "wait 60 min" in message and "try again later" in message
-    assert "QUOTA" not in message
+    assert str(err.value) == (
+        "Spotify asks beatrun to wait 60 min before reading your Spotify profile (too many "
+        "requests); this command may wait 5 s more ([spotify] wait_budget_s = 5), so try again "
+        "in 60 min")
     assert client.retry.waits == []
-    assert "\n" not in message
 
 
-def test_quota_exceeded_is_named(fake, client):
+@pytest.mark.parametrize("headers, when", [
+    ({"Retry-After": "86400"}, "in 24.0 h"),
+    ({"Retry-After": "2"}, "in 2 s"),  # short, but a quota: stop at once
+    ({}, "later (Spotify did not say when; usually the next day)"),
+])
+def test_quota_exceeded_stops_at_once_with_how_long_to_wait(fake, client, headers, when):
     body = {"error": {"status": 429, "message": "Quota exceeded", "reason": "QUOTA_EXCEEDED"}}
-    fake.faults.append(Fault("/v1/me", 429, headers={"Retry-After": "86400"}, body=body))
-    with pytest.raises(SpotifyError, match=r"wait 24\.0 h .*QUOTA_EXCEEDED"):
+    fake.faults.append(Fault("/v1/me", 429, headers=headers, body=body))
+    with pytest.raises(SpotifyError) as err:
         client.me()
+    assert str(err.value) == (
+        "Spotify says this app's request quota is used up (QUOTA_EXCEEDED) while reading your "
+        f"Spotify profile; try again {when}")
+    assert client.retry.waits == [] and len(fake.requests_to("GET", "/v1/me")) == 1
 
 
 def test_server_errors_are_retried_with_backoff(fake, client):
     fake.faults += [Fault("/v1/me", 503), Fault("/v1/me", 502)]
     assert client.me().id == "runner1"
     assert client.retry.waits == [0.01, 0.02]
+    assert len(fake.requests_to("GET", "/v1/me")) == 3  # reads may retry
 
 
 def test_persistent_server_errors_give_one_line(fake, client):
@@ -299,8 +347,8 @@ def test_persistent_server_errors_give_one_line(fake, client):
 
 
 def test_timeout_is_retried(fake):
-    client = make_client(fake, timeout_s=0.2)
-    fake.faults.append(Fault("/v1/me", delay_s=0.5))
+    client = make_client(fake, timeout_s=1.0)
+    fake.faults.append(Fault("/v1/me", delay_s=1.5))  # a slow answer
     assert client.me().id == "runner1"
     assert client.retry.waits == [0.01]
 
@@ -364,6 +412,7 @@ def add_local(library: Library, path: str, *, artist: str, title: str, bpm: floa
 
 
 def test_import_with_audio_features_in_batches(fake, client, library):
+    fake.audio_features_allowed = True  # an app made before 2024-11-27
     tracks = fake.add_tracks([make_track(n) for n in range(120)])
     fake.liked = [t["id"] for t in tracks]
     fake.tempos = {t["id"]: 170.0 + (n % 5) for n, t in enumerate(tracks) if n % 3}
@@ -395,7 +444,7 @@ def test_import_403_falls_back_to_local_and_reccobeats_with_one_warning(fake, cl
         make_track(6),
     ])
     fake.liked = [t["id"] for t in tracks]
-    fake.audio_features_allowed = False
+    assert fake.audio_features_allowed is False  # the strict default
     add_local(library, "/music/a.mp3", artist="The Pacers", title="Stride", bpm=172.5,
               duration_s=199.0)
     add_local(library, "/music/b.mp3", artist="cadence", title="Tempo Run!", bpm=86.0,
@@ -405,7 +454,7 @@ def test_import_403_falls_back_to_local_and_reccobeats_with_one_warning(fake, cl
     add_local(library, "/music/d.flac", artist="Other", title="Other", bpm=165.0,
               isrc="GBXYZ2600001")
     fake.recco_tempos = {tracks[4]["id"]: 168.4}
-    recco = sp.ReccoBeats(fake.reccobeats_url, backoff_s=0.01, sleep=Waits())
+    recco = sp.ReccoBeats(fake.reccobeats_url, policy=client.policy, sleep=Waits())
 
     seen = RootRecords()
     with seen:
@@ -442,7 +491,8 @@ def test_reccobeats_failure_is_a_warning_not_the_end(fake, client, library):
     fake.liked = ["trk0000000000000000001"]
     fake.audio_features_allowed = False
     fake.faults += [Fault("/recco/", 500) for _ in range(5)]
-    recco = sp.ReccoBeats(fake.reccobeats_url, retries=1, backoff_s=0.01, sleep=Waits())
+    recco = sp.ReccoBeats(fake.reccobeats_url, sleep=Waits(),
+                          policy=sp.FaultPolicy(retries=1, backoff_s=0.01, timeout_s=2))
     result = sp.import_tracks(client, library, liked=True, reccobeats=recco)
     assert len(result.tracks) == 1 and result.no_tempo == 1
     assert result.warnings[1].startswith("ReccoBeats tempos skipped: ReccoBeats failed")
@@ -459,14 +509,15 @@ def test_import_with_no_liked_songs_says_so(fake, client, library):
 
 
 def test_import_playlist_reads_items_not_tracks(fake, client, library):
+    fake.audio_features_allowed = True
     tracks = fake.add_tracks([make_track(n) for n in range(60)])
-    fake.add_playlist("37i9dQZF1DXcBWIGoYBM5M", "Mix", [t["uri"] for t in tracks])
+    fake.add_playlist("3cEYpjA9oz9GiPac4AsH4n", "Mix", [t["uri"] for t in tracks])
     fake.tempos = {t["id"]: 90.0 for t in tracks}
     result = sp.import_tracks(
-        client, library, playlists=["https://open.spotify.com/playlist/37i9dQZF1DXcBWIGoYBM5M"
+        client, library, playlists=["https://open.spotify.com/playlist/3cEYpjA9oz9GiPac4AsH4n"
                                     "?si=abc"])
     assert len(result.tracks) == 60 and result.by_source == {"spotify": 60}
-    assert len(fake.requests_to("GET", "/v1/playlists/37i9dQZF1DXcBWIGoYBM5M/items")) == 2
+    assert len(fake.requests_to("GET", "/v1/playlists/3cEYpjA9oz9GiPac4AsH4n/items")) == 2
     assert not [r for r in fake.requests if r.path.endswith("/tracks")
                 and r.path.startswith("/v1/playlists")]
 
@@ -514,9 +565,9 @@ def test_sync_twice_changes_nothing_and_writes_in_chunks_of_100(fake, client):
     playlist = fake.playlists[first.playlist_id]
     assert playlist["uris"] == [t.spotify_uri for t in songs]
     assert "made by beatrun" in playlist["description"]
-    writes = [(r.method, len(r.body["uris"])) for r in fake.requests
-              if r.path.endswith("/items") and r.method in ("PUT", "POST")]
-    assert writes == [("PUT", 100), ("POST", 100), ("POST", 50)]
+    writes = [(r.method, len(r.body["uris"] if isinstance(r.body, dict) else r.body))
+              for r in fake.requests if r.path.endswith("/items") and r.method in ("PUT", "POST")]
+    assert writes == [("POST", 100), ("POST", 100), ("POST", 50)]  # into the new, empty one
 
     fake.requests.clear()
     second = sp.sync_playlist(client, "Run 170", songs)
@@ -528,11 +579,11 @@ def test_sync_twice_changes_nothing_and_writes_in_chunks_of_100(fake, client):
 
 @pytest.mark.parametrize("prefix, method, action", [
     ("/v1/me/playlists", "POST", "create the playlist 'Run 170'"),
-    ("/v1/playlists/", "PUT", "change the songs of playlist "),
+    ("/v1/playlists/", "POST", "change the songs of playlist "),
 ])
 def test_sync_403_on_write_says_what_to_do(fake, client, prefix, method, action):
     fake.add_tracks([make_track(n) for n in range(3)])
-    if method == "PUT":
+    if prefix == "/v1/playlists/":
         sp.sync_playlist(client, "Run 170", local_tracks(2))  # exists; now change it
     fake.faults.append(Fault(prefix, 403, method=method, body={
         "error": {"status": 403, "message": "Insufficient client scope"}}))
@@ -542,8 +593,8 @@ def test_sync_403_on_write_says_what_to_do(fake, client, prefix, method, action)
     assert message.startswith(f"Spotify does not let beatrun {action}")
     assert message.endswith(
         "(403: Insufficient client scope); make sure your account is listed under User "
-        "Management of your app in the Spotify Developer Dashboard and that you own the "
-        "playlist, then run `beatrun spotify login` again")
+        "Management of your app at https://developer.spotify.com/dashboard and that you own "
+        "the playlist, then run `beatrun spotify login` again")
     assert "\n" not in message
 
 
@@ -565,7 +616,7 @@ def test_sync_finds_its_playlist_by_name_and_marker_without_state(fake, client):
     fake.add_playlist("pl00000000000000000099", "Run 170", [], description="my own")
     first = sp.sync_playlist(client, "Run 170", local_tracks(3))
     assert first.created and first.playlist_id != "pl00000000000000000099"
-    sp._state_path().unlink()
+    sp.state_path().unlink()
     again = sp.sync_playlist(client, "Run 170", local_tracks(3))
     assert again.playlist_id == first.playlist_id and not again.changed
     assert fake.playlists["pl00000000000000000099"]["uris"] == []  # the user's own untouched
@@ -593,10 +644,10 @@ def test_sync_matches_by_isrc_then_artist_title_duration_and_lists_unmatched(fak
     assert all(int(r.query["limit"][0]) <= 10 for r in fake.requests_to("GET", "/v1/search"))
 
 
-def test_unknown_playlist_is_a_clear_error(fake, client, library):
-    with pytest.raises(SpotifyError) as err:
-        sp.import_tracks(client, library, playlists=["37i9dQZF1DXcBWIGoYBM5M"])
-    assert str(err.value) == ("Spotify found nothing while reading playlist "
-                              "37i9dQZF1DXcBWIGoYBM5M (404: Resource not found); check the "
-                              "playlist or track ID")
-    assert library.tracks(source="spotify") == []
+def test_unknown_playlist_is_skipped_with_a_clear_line(fake, client, library):
+    fake.add_tracks([make_track(1)])
+    fake.liked = ["trk0000000000000000001"]
+    result = sp.import_tracks(client, library, liked=True, playlists=["37i9dQZF1DXcBWIGoYBM5M"])
+    assert result.warnings[0] == ("playlist 37i9dQZF1DXcBWIGoYBM5M skipped: Spotify knows no "
+                                  "playlist with this ID (404); check the address")
+    assert [t.title for t in library.tracks(source="spotify")] == ["Song 1"]

@@ -9,7 +9,6 @@ import socket
 import stat
 import sys
 import threading
-import time
 
 import pytest
 import requests
@@ -39,10 +38,11 @@ def fake(monkeypatch):
         yield server
 
 
-def sign_in(fake: FakeSpotify) -> None:
+def sign_in(fake: FakeSpotify, *, granted_at: float | None = None) -> None:
     token = fake.issue_token()
-    token["expires_at"] = int(time.time()) + 3600
-    sp.SpotifyClient(CLIENT_ID).cache.save_token_to_cache(token)
+    if granted_at is not None:
+        token["beatrun_granted_at"] = granted_at
+    sp.SpotifyClient(CLIENT_ID).tokens.save_answer(token)
 
 
 def assert_no_tokens(fake: FakeSpotify, text: str) -> None:
@@ -130,6 +130,7 @@ def test_client_id_from_settings_file(fake, monkeypatch):
 
 def test_status_shows_user_expiry_and_audio_features_never_tokens(fake):
     sign_in(fake)
+    fake.audio_features_allowed = False
     result = run("spotify", "status")
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
@@ -137,7 +138,11 @@ def test_status_shows_user_expiry_and_audio_features_never_tokens(fake):
     assert lines[1] == "Signed in as:    Ada Runner (runner1)"
     assert re.fullmatch(r"Token expires:   \d{4}-\d\d-\d\d \d\d:\d\d UTC \(renewed automatically\)",
                         lines[2])
-    assert lines[3] == "Audio features:  yes"
+    assert re.fullmatch(r"Sign-in:         0 days old; ends \d{4}-\d\d-\d\d "
+                        r"\(Spotify's 6-month limit\)", lines[3])
+    assert lines[4] == "Audio features:  not available to this app"  # the strict default
+    fake.audio_features_allowed = True
+    assert "Audio features:  yes" in run("spotify", "status").output
     fake.audio_features_allowed = False
     result = run("spotify", "status")
     assert "Audio features:  not available to this app" in result.output
@@ -166,7 +171,6 @@ def test_import_with_403_warns_once_and_labels_sources(fake, tmp_path):
     lib_path = tmp_path / "lib.db"
     tracks = fake.add_tracks([make_track(n, duration_s=200.0) for n in range(1, 8)])
     fake.liked = [t["id"] for t in tracks]
-    fake.audio_features_allowed = False
     fake.recco_tempos = {tracks[6]["id"]: 171.0}
     with open(os.environ["BEATRUN_CONFIG"], "w") as handle:
         handle.write("[reccobeats]\nenabled = true\n")
@@ -193,10 +197,11 @@ def test_import_with_403_warns_once_and_labels_sources(fake, tmp_path):
 
 def test_import_json_with_audio_features(fake, tmp_path):
     tracks = fake.add_tracks([make_track(n) for n in range(3)])
-    fake.add_playlist("37i9dQZF1DXcBWIGoYBM5M", "Mix", [t["uri"] for t in tracks])
+    fake.add_playlist("3cEYpjA9oz9GiPac4AsH4n", "Mix", [t["uri"] for t in tracks])
     fake.tempos = {tracks[0]["id"]: 172.0, tracks[1]["id"]: 88.5}
+    fake.audio_features_allowed = True
     sign_in(fake)
-    result = run("spotify", "import", "--playlist", "spotify:playlist:37i9dQZF1DXcBWIGoYBM5M",
+    result = run("spotify", "import", "--playlist", "spotify:playlist:3cEYpjA9oz9GiPac4AsH4n",
                  "--library", str(tmp_path / "lib.db"), "--json")
     assert result.exit_code == 0, result.output
     assert result.stderr == ""
@@ -222,7 +227,8 @@ def test_import_long_rate_limit_stops_with_one_line(fake, tmp_path):
     assert result.exit_code == 1
     assert result.output == (
         "Error: Spotify asks beatrun to wait 60 min before reading your liked songs "
-        "(too many requests); beatrun waits at most 60 s, so try again later\n")
+        "(too many requests); this command may wait 3 min more ([spotify] wait_budget_s = "
+        "180), so try again in 60 min\n")
 
 
 def test_import_dropped_connection_is_one_line(fake, tmp_path):

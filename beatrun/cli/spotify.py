@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -13,6 +13,11 @@ from beatrun.cli.base import (
     json_option,
     library_option,
 )
+from beatrun.text import plural, terminal_safe
+
+if TYPE_CHECKING:
+    from beatrun.models import Track
+    from beatrun.spotify import SpotifyClient, SpotifyStatus, SyncResult
 
 _TEMPO_SOURCE_NAMES = {"spotify": "Spotify", "local-match": "local files",
                        "reccobeats": "ReccoBeats"}
@@ -39,6 +44,7 @@ def spotify_login(no_browser: bool, port: int) -> None:
     """Sign in to Spotify (Authorization Code with PKCE, loopback redirect)."""
     from beatrun.spotify import SpotifyClient
 
+    _settings_warnings()
     client = SpotifyClient(port=port)
     flow = client.begin_login(port=port)
     if no_browser:
@@ -75,9 +81,7 @@ def spotify_login(no_browser: bool, port: int) -> None:
 @spotify_group.command("logout")
 def spotify_logout() -> None:
     """Forget the Spotify sign-in (delete the cached token)."""
-    from beatrun.spotify import SpotifyClient
-
-    client = SpotifyClient()
+    client = _client()
     if client.logout():
         click.echo(f"Signed out of Spotify (deleted {client.token_path}).")
     else:
@@ -87,16 +91,16 @@ def spotify_logout() -> None:
 @spotify_group.command("status")
 @json_option
 def spotify_status(as_json: bool) -> None:
-    """Show the signed-in user, the token's expiry and access to audio features."""
-    from beatrun.spotify import SpotifyClient
-
-    status = SpotifyClient().status()
+    """Show the signed-in user, the token's expiry, the sign-in's age and audio features."""
+    _settings_warnings()
+    status = _client().status()
     if as_json:
         emit_json(status.to_dict())
         return
     click.echo(f"Client ID:       {status.client_id}")
     if not status.signed_in:
-        click.echo("Signed in:       no (run `beatrun spotify login`)")
+        why = f"{status.problem}" if status.problem else "no (run `beatrun spotify login`)"
+        click.echo(f"Signed in:       {why}")
         return
     user = status.user
     assert user is not None
@@ -104,15 +108,35 @@ def spotify_status(as_json: bool) -> None:
     expiry = (status.token_expires_at.strftime("%Y-%m-%d %H:%M UTC")
               if status.token_expires_at else "unknown")
     click.echo(f"Token expires:   {expiry} (renewed automatically)")
+    click.echo(f"Sign-in:         {_grant_line(status)}")
     features = "yes" if status.audio_features else "not available to this app"
     click.echo(f"Audio features:  {features}")
+
+
+def _grant_line(status: SpotifyStatus) -> str:
+    """The sign-in's age against Spotify's 6-month limit."""
+    from datetime import UTC, datetime
+
+    if status.signed_in_at is None or status.grant_expires_at is None:
+        return ("age unknown (signed in with an older beatrun); Spotify ends a sign-in after "
+                "6 months: run `beatrun spotify login` to restart the count")
+    now = datetime.now(UTC)
+    age = max(0, (now - status.signed_in_at).days)
+    left = (status.grant_expires_at - now).days
+    until = status.grant_expires_at.strftime("%Y-%m-%d")
+    if left < 0:
+        return f"{age} days old; ended {until} (6 months): run `beatrun spotify login`"
+    if left < 14:
+        return (f"{age} days old; ends {until} (6 months, {left} days left): run "
+                "`beatrun spotify login` soon")
+    return f"{age} days old; ends {until} (Spotify's 6-month limit)"
 
 
 @spotify_group.command("import")
 @click.option("--liked", is_flag=True, help="Import your liked songs.")
 @click.option("--playlist", "playlists", multiple=True, metavar="URL_OR_ID",
-              help="Import a playlist (ID, spotify:playlist:ID or open.spotify.com address); "
-                   "repeatable.")
+              help="Import a playlist of yours or one you collaborate on (ID, "
+                   "spotify:playlist:ID or open.spotify.com address); repeatable.")
 @library_option
 @json_option
 def spotify_import(liked: bool, playlists: tuple[str, ...], library_path: str | None,
@@ -124,36 +148,53 @@ def spotify_import(liked: bool, playlists: tuple[str, ...], library_path: str | 
 
     if not liked and not playlists:
         raise UsageError("nothing to import: pass --liked and/or --playlist URL_OR_ID")
-    client = sp.SpotifyClient()
-    recco = sp.ReccoBeats.from_settings() if sp.reccobeats_enabled() else None
+    _settings_warnings()
+    client = _client()
+    recco = sp.ReccoBeats(budget=client.budget) if sp.reccobeats_enabled() else None
     with Library(library_path) as library:
         result = sp.import_tracks(client, library, liked=liked, playlists=playlists,
                                   reccobeats=recco)
     for warning in result.warnings:
-        click.echo(f"Warning: {warning}", err=True)
+        click.echo(f"Warning: {terminal_safe(warning, max_len=400)}", err=True)
     if as_json:
         emit_json(result.to_dict())
         return
     parts = [f"{count} from {_TEMPO_SOURCE_NAMES.get(src, src)}"
              for src, count in sorted(result.by_source.items(), key=lambda kv: -kv[1])]
     tempos = ", ".join(parts) if parts else "none from any source"
+    skipped = (f" {plural(len(result.skipped), 'playlist')} skipped (see above)."
+               if result.skipped else "")
     click.echo(f"Imported {len(result.tracks)} Spotify tracks; tempos: {tempos}; "
-               f"{result.no_tempo} without a tempo.")
+               f"{result.no_tempo} without a tempo.{skipped}")
 
 
-def spotify_sync_report(name: str, tracks: Sequence[Any], *, as_json: bool = False,
-                        description: str | None = None) -> dict[str, Any]:
-    """Send ``tracks`` (library Tracks, in order) to the Spotify playlist ``name`` and report.
+def _settings_warnings() -> None:
+    from beatrun.config import settings_warnings
 
-    For ``beatrun playlist ... --spotify NAME`` and ``beatrun plan ... --spotify``:
-    prints one summary line plus the unmatched songs (to stderr when ``as_json``,
-    so the command's JSON stays clean) and returns the result as a dict.
-    """
-    from beatrun import spotify as sp
+    for line in settings_warnings():
+        click.echo(f"Warning: {terminal_safe(line, max_len=300)}", err=True)
 
-    result = sp.sync_playlist(sp.SpotifyClient(), name, tracks,
-                              description=description or sp.DEFAULT_DESCRIPTION)
-    if result.created:
+
+def _client() -> SpotifyClient:
+    """The command's Spotify client: one per command, so one wait budget per command."""
+    from beatrun.spotify import SpotifyClient
+
+    ctx = click.get_current_context(silent=True)
+    if ctx is None:
+        return SpotifyClient()
+    meta = ctx.find_root().meta
+    if "beatrun.spotify.client" not in meta:
+        meta["beatrun.spotify.client"] = SpotifyClient()
+    return meta["beatrun.spotify.client"]
+
+
+def echo_sync_result(result: SyncResult, *, as_json: bool = False) -> None:
+    """Print what a sync did: one summary line, its notes and the unmatched songs (to
+    stderr when ``as_json``, so the command's JSON stays clean)."""
+    name = terminal_safe(result.name, max_len=120)
+    if result.recreated:
+        what = (f"was deleted in Spotify, so it was made again with {result.added} songs")
+    elif result.created:
         what = f"created with {result.added} songs"
     elif result.changed:
         what = (f"updated: {result.added} added, {result.removed} removed, "
@@ -161,32 +202,36 @@ def spotify_sync_report(name: str, tracks: Sequence[Any], *, as_json: bool = Fal
     else:
         what = f"already up to date ({result.unchanged} songs)"
     click.echo(f"Spotify playlist {name!r} {what}: {result.url}", err=as_json)
+    for note in result.notes:
+        click.echo(f"Note: {terminal_safe(note, max_len=300)}", err=True)
     if result.unmatched:
         count = len(result.unmatched)
         click.echo(f"{count} song{'' if count == 1 else 's'} not found on Spotify:", err=as_json)
         for track in result.unmatched:
-            click.echo(f"  {track.display_name}", err=as_json)
+            click.echo(f"  {terminal_safe(track.display_name, max_len=200)}", err=as_json)
+
+
+def spotify_sync_report(name: str, tracks: Sequence[Track], *, as_json: bool = False,
+                        description: str | None = None) -> dict[str, Any]:
+    """``--spotify NAME`` of ``beatrun playlist``: send ``tracks`` (library Tracks, in
+    order) with :func:`beatrun.workflows.spotify_sync.sync_tracks`, print the result,
+    return it as a dict."""
+    from beatrun.workflows.spotify_sync import sync_tracks
+
+    result = sync_tracks(name, tracks, description=description, client=_client())
+    echo_sync_result(result, as_json=as_json)
     return result.to_dict()
 
 
 def spotify_sync_bundle(prefix: str, bundle: Any, *, as_json: bool = False) -> list[dict]:
-    """Send each playlist of a plan bundle (``write_plan_bundle``) to Spotify.
-
-    Playlist ``week-01`` becomes "PREFIX week-01"; each is synced as in
-    :func:`spotify_sync_report` (re-running changes nothing).
-    """
-    from pathlib import Path
-
+    """``--spotify`` of ``beatrun plan``: send each weekly playlist of a plan folder
+    (``write_plan_bundle``'s result) as "PREFIX week-01", ..., print, return dicts."""
     from beatrun.errors import UsageError
-    from beatrun.export import read_playlist_json
+    from beatrun.workflows.spotify_sync import sync_plan_playlists, week_playlists
 
     if bundle is None:
         raise UsageError("--spotify needs --playlists DIR (the weekly playlists to send)")
-    results = []
-    for name, m3u_path, *_ in bundle.playlists:
-        playlist = read_playlist_json(Path(m3u_path).with_suffix(".json"))
-        results.append(spotify_sync_report(f"{prefix} {name}",
-                                           [m.track for m in playlist.entries], as_json=as_json))
-    return results
-
-
+    result = sync_plan_playlists(prefix, week_playlists(bundle.playlists), client=_client())
+    for one in result.playlists:
+        echo_sync_result(one, as_json=as_json)
+    return result.to_list()
