@@ -261,7 +261,8 @@ def test_report_to_dict_is_json(tmp_path, points):
 
 
 def test_missing_file(tmp_path):
-    with pytest.raises(BeatrunError, match=r"^activity file not found: .*nope\.fit$"):
+    with pytest.raises(BeatrunError,
+                       match=r"^activity file .*nope\.fit does not exist; check the path$"):
         measure_cadence(tmp_path / "nope.fit")
 
 

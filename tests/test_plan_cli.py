@@ -62,7 +62,8 @@ def library_db(tmp_path_factory) -> Path:
 
 
 def test_plan_table():
-    result = run("plan", "--from", "162", "--to", "172", "--weeks", "6", "--hold-every", "3")
+    result = run("plan", "--from", "162", "--to", "172", "--weeks", "6", "--hold-every", "3",
+                 "--start", "2026-12-07")
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     assert "Plan: 162 to 172 spm in 6 weeks, 3 x 30 min a week" in lines[0]
@@ -72,7 +73,8 @@ def test_plan_table():
                                 "5'", "@", "162", "160-170", "80-85"]
     assert lines[4].split()[:4] == ["3", "168", "+0", "(+0.0%)"]
     assert lines[4].split()[4] == "hold"
-    assert len(lines) == 8
+    assert lines[8] == "Week 1 starts on Monday 2026-12-07; week 6 ends on Sunday 2027-01-17."
+    assert len(lines) == 9
 
 
 def test_plan_out_of_reach_says_what_would_work():
@@ -146,12 +148,14 @@ def test_plan_json_and_files(tmp_path):
 def test_plan_markdown(tmp_path):
     out = tmp_path / "plan.md"
     result = run("plan", "--from", "160", "--to", "166", "--weeks", "3", "--minutes", "45",
-                 "-o", str(out))
+                 "--start", "2026-12-07", "-o", str(out))
     assert result.exit_code == 0, result.output
     assert f"Wrote {out}" in result.output
     text = out.read_text()
     assert text.startswith("# Cadence plan\n")
-    assert "| 1 | 162 | +2 (+1.2%) |  | 8 min @ 160 | 29 min @ 162 | 8 min @ 160 |" in text
+    assert "3 sessions of 45 minutes a week, from Monday 2026-12-07." in text
+    assert ("| 1 | 2026-12-07 to 2026-12-13 | 162 | +2 (+1.2%) |  | 8 min @ 160 | "
+            "29 min @ 162 | 8 min @ 160 |") in text
 
 
 def test_chart_has_the_requested_size(tmp_path):
