@@ -24,6 +24,14 @@ import click
 from beatrun.cli import cli
 
 DEMO_SONGS = 24
+#: A short interval session that the demo music can always fill (with an 8% stretch budget).
+INTERVALS = ("warm-up=2m@160,fast 1=1m@175,easy 1=1m@160,fast 2=1m@175,easy 2=1m@160,"
+             "cool-down=1m@155")
+#: Fixed dates, so that the demo prints the same every day.
+PLAN_START = "2026-11-02"
+REVIEW_DATE = "2026-11-16"
+#: The runner held week 1 (about 166 spm, target 166) and only partly held week 2.
+DEMO_RUNS = {1: [166, 165, 166], 2: [163, 164, 162]}
 
 
 def _run(args: list[str], *, allowed: tuple[int, ...] = (0,)) -> int:
@@ -73,10 +81,23 @@ def run_demo(out: Path) -> None:
     _run(["render", str(playlist_json), str(out / "rendered"), "--format", "mp3",
           "--mix", str(out / "run-170-mix.mp3"), "--click", "--click-volume", "0.2"])
     _run(["click", "--cadence", "170", "--minutes", "0.5", "-o", str(out / "click-170.mp3")])
-    # 5. A coach's 4-week ramp with weekly playlists, a chart and a summary.
+    # 5. Intervals: the mix changes cadence at the planned minute, not where a song ends.
+    _run(["playlist", "--segments", INTERVALS, "--stretch", "8%", "--name", "Intervals",
+          "-o", str(out / "intervals.json"), "--mix", str(out / "intervals-mix.mp3")])
+    # 6. A coach's 4-week ramp: weekly playlists, chart, summary, watch workouts, a page.
+    plan_dir = out / "plan"
     _run(["plan", "--from", "164", "--to", "170", "--weeks", "4", "--minutes", "6",
-          "--warmup", "1", "--cooldown", "1", "--playlists", str(out / "plan"),
-          "-o", str(out / "plan" / "plan.md")])
+          "--warmup", "1", "--cooldown", "1", "--start", PLAN_START,
+          "--playlists", str(plan_dir), "-o", str(plan_dir / "plan.md"),
+          "--workouts", "--report"])
+    # 7. Two weeks later: what the watch recorded (generated runs), reviewed; the ramp adapts.
+    from beatrun.activity.synth import write_plan_runs
+
+    runs = write_plan_runs(plan_dir / "plan.json", out / "runs", DEMO_RUNS, minutes=6)
+    click.echo(f"\nGenerated {len(runs)} runs (FIT, GPX, TCX) of weeks 1 and 2 in {out / 'runs'}")
+    _run(["plan", "review", str(plan_dir / "plan.json"), str(out / "runs"),
+          "--as-of", REVIEW_DATE, "--playlists", str(plan_dir), "--report",
+          "--name", "Demo runner"])
     click.secho(f"\nDemo finished: everything is in {out}/", bold=True)
 
 

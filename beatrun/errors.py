@@ -43,3 +43,58 @@ class PlanError(BeatrunError):
 
 class SpotifyError(BeatrunError):
     """Talking to Spotify failed."""
+
+
+class ActivityError(BeatrunError):
+    """An activity file (FIT, GPX, TCX) could not be read or holds no usable cadence."""
+
+
+class SpotifyAccessError(SpotifyError):
+    """Spotify answered 403 (not allowed for this app or account) or 404 (no such thing).
+
+    status : the HTTP status. detail : Spotify's own short reason, e.g. "403: Forbidden".
+    """
+
+    def __init__(self, status: int, message: str, *, detail: str = "") -> None:
+        super().__init__(message)
+        self.status = status
+        self.detail = detail or f"{status}"
+
+
+class SpotifySignInError(SpotifyError):
+    """The saved Spotify sign-in is missing, damaged, revoked or expired: sign in again."""
+
+
+class SpotifyUncertainWriteError(SpotifyError):
+    """A playlist write timed out or met a server error: it may or may not have happened."""
+
+
+class TagWriteError(AudioError):
+    """A file's tags were not written (the file is untouched).
+
+    path : the file. reason : the one-line reason without the path (for lists
+    that already show the path).
+    """
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = path
+        self.reason = " ".join(str(reason).split())
+
+
+from typing import TYPE_CHECKING  # noqa: E402 (for PlaylistShortError's annotation)
+
+if TYPE_CHECKING:
+    from beatrun.playlist import Shortfall
+
+
+class PlaylistShortError(NotEnoughMusicError):
+    """The library cannot fill a playlist; ``shortfall`` says why as data.
+
+    shortfall : what was found and what looser settings would give, so that a
+    front end can word it with its own flags.
+    """
+
+    def __init__(self, message: str, *, shortfall: Shortfall) -> None:
+        super().__init__(message)
+        self.shortfall = shortfall

@@ -117,8 +117,8 @@ def read_bounded(path: str | os.PathLike[str], *, max_bytes: int, what: str = "f
         raise BeatrunError(f"cannot read {what} {os.fsdecode(path)}: {os_reason(exc)}") from None
     if len(data) > max_bytes:
         raise BeatrunError(
-            f"{what} {os.fsdecode(path)} is larger than {_size(max_bytes)}; "
-            f"this is not a {what} beatrun wrote or expects"
+            f"{what} {os.fsdecode(path)} is larger than {_size(max_bytes)}, more than "
+            "beatrun reads from such a file; check that it is the right file"
         )
     return data
 

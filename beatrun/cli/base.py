@@ -16,6 +16,7 @@ import click
 
 from beatrun import __version__
 from beatrun.errors import BeatrunError
+from beatrun.text import fmt_clock, terminal_safe  # noqa: F401 (fmt_clock: shared by commands)
 
 
 class BeatrunGroup(click.Group):
@@ -25,7 +26,8 @@ class BeatrunGroup(click.Group):
         try:
             return super().invoke(ctx)
         except BeatrunError as err:
-            click.echo(f"Error: {err.message}", err=True)
+            # Messages may quote titles or file names from strangers: escape them.
+            click.echo(f"Error: {terminal_safe(err.message, max_len=2000)}", err=True)
             ctx.exit(err.exit_code)
 
 
@@ -129,15 +131,6 @@ def fmt_bpm(bpm: float | None) -> str:
     return "-" if bpm is None else f"{bpm:.2f}"
 
 
-def fmt_clock(seconds: float | None) -> str:
-    """Seconds as M:SS, or H:MM:SS from an hour on; "-" when unknown."""
-    if seconds is None:
-        return "-"
-    total = int(round(max(0.0, seconds)))
-    hours, rest = divmod(total, 3600)
-    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
-
-
 # ---------------------------------------------------------------------------
 # The command group.
 # ---------------------------------------------------------------------------
@@ -155,18 +148,21 @@ def cli() -> None:
 
 def main() -> None:
     """Console-script entry point."""
-    cli(prog_name="beatrun")
+    try:
+        cli(prog_name="beatrun")
+    except BrokenPipeError:  # `beatrun library list | head`: the reader left; not an error
+        import os
+
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        sys.exit(0)
 
 
-def printable(text: str | None) -> str:
-    """A file name on one line: newlines, tabs and other control characters escaped
-    (``bad\\nname.mp3``), so that one file is one line of output."""
-    if text is None:
-        return ""
-    if text.isprintable():
-        return text
-    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii")
-                   for c in text)
+def printable(text: object, *, max_len: int | None = None) -> str:
+    """Text from tags or file names on one line, safe for a terminal (see
+    :func:`beatrun.text.terminal_safe`): control characters escaped
+    (``bad\\nname.mp3``), length bounded by ``max_len``."""
+    return terminal_safe(text, max_len=max_len)
 
 
 def fmt_candidates(tempo: Any, *, count: int = 3) -> str:
@@ -218,3 +214,25 @@ def signed_pct(value: float) -> str:
 def songs(count: int) -> str:
     return f"{count} song{'' if count == 1 else 's'}"
 
+
+
+class FiniteFloat(click.ParamType):
+    """A finite number within ``[low, high]``: nan, inf and out-of-range values are refused
+    with click's one-line "Invalid value for '--option'" message (exit code 2)."""
+
+    name = "NUMBER"
+
+    def __init__(self, low: float, high: float) -> None:
+        self.low, self.high = low, high
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None):
+        try:
+            number = float(value)
+        except (TypeError, ValueError, OverflowError):
+            self.fail(f"{str(value)[:40]!r} is not a number", param, ctx)
+        import math
+
+        if not math.isfinite(number) or not self.low <= number <= self.high:
+            self.fail(f"{str(value)[:40]} is not between {self.low:g} and {self.high:g}",
+                      param, ctx)
+        return number
