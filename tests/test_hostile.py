@@ -154,25 +154,32 @@ def test_numbers_out_of_range_are_one_line(args, tmp_path, monkeypatch):
     assert not (tmp_path / "c.wav").exists()
 
 
-def test_a_playlist_json_with_a_zero_bpm_is_refused_before_rendering(tmp_path):
-    song = tmp_path / "song.wav"
+@pytest.mark.parametrize("bpm", [0, -170, "NaN", "fast", 1e308, None])
+def test_a_playlist_json_with_a_bad_bpm_is_refused_before_rendering(bpm, tmp_path):
     import soundfile as sf
 
+    from beatrun.models import Track
+    from beatrun.playlist import Match, Playlist, Segment
+
+    song = tmp_path / "song.wav"
     sf.write(song, np.zeros(SR, dtype=np.float32), SR)
-    data = {
-        "name": "bad", "cadence_spm": 170, "target_s": 60, "total_s": 60,
-        "entries": [{"path": str(song), "title": "t", "artist": "a", "bpm": 0,
-                     "steps_per_beat": 1, "cadence_spm": 170, "duration_s": 60,
-                     "start_s": 0, "stretch_ratio": 1.0, "exact_ratio": 1.0,
-                     "fit_error_pct": 0.0, "segment": "main"}],
-    }
-    playlist = tmp_path / "bad.json"
-    playlist.write_text(json.dumps(data), encoding="utf-8")
-    result = _invoke(["render", str(playlist), str(tmp_path / "out")])
+    track = Track(id=1, path=str(song), artist="a", title="t", duration_s=60.0, bpm=170.0)
+    match = Match(track=track, bpm=170.0, steps_per_beat=1.0, cadence_spm=170.0,
+                  stretch_ratio=1.0, exact_ratio=1.0, fit_error_pct=0.0, score=1.0,
+                  segment="main", start_s=0.0)
+    playlist = Playlist(name="bad", entries=(match,), segments=(Segment("main", 1.0, 170.0),))
+    data = playlist.to_dict()
+    assert data["format"] == "beatrun-playlist"
+    data["entries"][0]["bpm"] = bpm
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    before = song.read_bytes()
+    result = _invoke(["render", str(path), str(tmp_path / "out")])
     assert result.exit_code != 0
     line = _error_line(result)
-    assert "ZeroDivision" not in line
-    assert song.read_bytes()  # the song itself is untouched
+    assert "bad.json" in line and "bpm" in line, line
+    assert song.read_bytes() == before
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
 
 
 # --- text that controls the terminal, and text that explodes -----------------------

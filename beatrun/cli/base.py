@@ -10,13 +10,17 @@ import json
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from beatrun import __version__
 from beatrun.errors import BeatrunError
 from beatrun.text import fmt_clock, terminal_safe  # noqa: F401 (fmt_clock: shared by commands)
+
+if TYPE_CHECKING:
+    from beatrun.library import Library
+    from beatrun.models import TempoEstimate
 
 
 class BeatrunGroup(click.Group):
@@ -165,14 +169,14 @@ def printable(text: object, *, max_len: int | None = None) -> str:
     return terminal_safe(text, max_len=max_len)
 
 
-def fmt_candidates(tempo: Any, *, count: int = 3) -> str:
+def fmt_candidates(tempo: TempoEstimate | None, *, count: int = 3) -> str:
     """"87.00/174.00": the strongest candidate tempi."""
     if tempo is None or not tempo.candidates:
         return "-"
     return "/".join(f"{c.bpm:.2f}" for c in tempo.candidates[:count])
 
 
-def open_library(library_path: str | None) -> Any:
+def open_library(library_path: str | None) -> Library:
     """Open the library (``--library`` / env / default); imported lazily."""
     from beatrun.library import Library
 

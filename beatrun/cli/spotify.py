@@ -18,6 +18,7 @@ from beatrun.text import plural, terminal_safe
 if TYPE_CHECKING:
     from beatrun.models import Track
     from beatrun.spotify import SpotifyClient, SpotifyStatus, SyncResult
+    from beatrun.workflows.coaching import PlanBundle
 
 _TEMPO_SOURCE_NAMES = {"spotify": "Spotify", "local-match": "local files",
                        "reccobeats": "ReccoBeats"}
@@ -223,7 +224,9 @@ def spotify_sync_report(name: str, tracks: Sequence[Track], *, as_json: bool = F
     return result.to_dict()
 
 
-def spotify_sync_bundle(prefix: str, bundle: Any, *, as_json: bool = False) -> list[dict]:
+def spotify_sync_bundle(
+    prefix: str, bundle: PlanBundle | None, *, as_json: bool = False
+) -> list[dict]:
     """``--spotify`` of ``beatrun plan``: send each weekly playlist of a plan folder
     (``write_plan_bundle``'s result) as "PREFIX week-01", ..., print, return dicts."""
     from beatrun.errors import UsageError

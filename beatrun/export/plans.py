@@ -11,11 +11,14 @@ import io
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from beatrun.cadence import bpm_bands
 from beatrun.errors import BeatrunError
 from beatrun.fsutil import atomic_write
+
+if TYPE_CHECKING:
+    from beatrun.plan import Plan
 
 
 def _minutes(value: float) -> str:
@@ -31,13 +34,13 @@ PLAN_EVIDENCE = (
 )
 
 
-def week_dates(plan: Any, week: int) -> str:
+def week_dates(plan: Plan, week: int) -> str:
     """"2026-12-07 to 2026-12-13" (empty for a plan without dates)."""
     starts, ends = plan.week_start(week), plan.week_end(week)
     return "" if starts is None else f"{starts.isoformat()} to {ends.isoformat()}"
 
 
-def _plan_rows(plan: Any, *, tolerance_pct: float) -> list[dict[str, Any]]:
+def _plan_rows(plan: Plan, *, tolerance_pct: float) -> list[dict[str, Any]]:
     rows = []
     for week in plan.weeks:
         parts = {s.name: s for s in week.segments}
@@ -67,7 +70,7 @@ PLAN_COLUMNS = ("week", "starts", "ends", "cadence_spm", "change_spm", "change_p
                 "warmup", "main", "cooldown", "music_bpm", "half_time_bpm")
 
 
-def plan_markdown(plan: Any, *, tolerance_pct: float = 3.0, title: str | None = None) -> str:
+def plan_markdown(plan: Plan, *, tolerance_pct: float = 3.0, title: str | None = None) -> str:
     """The plan as a Markdown table with a short header."""
     lines = [
         f"# {title or 'Cadence plan'}",
@@ -98,7 +101,7 @@ def plan_markdown(plan: Any, *, tolerance_pct: float = 3.0, title: str | None = 
     return "\n".join(lines) + "\n"
 
 
-def write_plan(plan: Any, path: str | os.PathLike[str], *, tolerance_pct: float = 3.0) -> Path:
+def write_plan(plan: Plan, path: str | os.PathLike[str], *, tolerance_pct: float = 3.0) -> Path:
     """Write a plan as CSV, JSON or Markdown, chosen by the extension (.csv .json .md).
 
     The JSON is ``Plan.to_dict()``: a list ``weeks``, each with ``week``,
@@ -126,7 +129,7 @@ def write_plan(plan: Any, path: str | os.PathLike[str], *, tolerance_pct: float 
 
 
 def plan_chart(
-    plan: Any,
+    plan: Plan,
     path: str | os.PathLike[str],
     *,
     tolerance_pct: float = 3.0,
@@ -184,7 +187,7 @@ def plan_chart(
 
 
 def plan_summary_markdown(
-    plan: Any,
+    plan: Plan,
     *,
     title: str | None = None,
     tolerance_pct: float = 3.0,
