@@ -1,12 +1,15 @@
-"""Decoding speed per format and decoder: x real time for a 30 s excerpt.
+"""Decoding speed per format and decoder: x real time for the tempo analysis's windows.
 
 Writes a 3-minute stereo 44.1 kHz song-like signal in each format (to a temp
-dir), then times reading a 30 s excerpt from the middle, resampled to the
-analysis rate, through libsndfile (soundfile) and through FFmpeg (PyAV), and
-the whole file through the decoder ``beatrun.audio`` picks. One run each
-(best of 3), on a shared machine: read the ratios, not the absolute figures.
+dir), then times reading the windows the tempo analysis reads
+(``beatrun.tempo.excerpt_plan``: three 20 s windows, each a seek and a bounded
+read), resampled to the analysis rate, through libsndfile (soundfile) and
+through FFmpeg (PyAV), and the whole file through the decoder ``beatrun.audio``
+picks. ``--file`` adds real files (e.g. the LMMS renders in bench-output/lmms/,
+whose Ogg Vorbis uses many short blocks: several times more frames per second).
+CPU time, best of 3, on a shared machine: read the ratios, not the absolute figures.
 
-    .venv/bin/python benchmarks/decode.py
+    .venv/bin/python benchmarks/decode.py [--file bench-output/lmms/demos-EsoXLB-CPU.ogg]
 """
 
 from __future__ import annotations
@@ -53,41 +56,52 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=180.0, help="file length (s)")
     parser.add_argument("--sr", type=int, default=None,
                         help="output rate in Hz (default: beatrun.tempo.ANALYSIS_SR)")
+    parser.add_argument("--file", type=Path, action="append", default=[],
+                        help="also measure this audio file (repeatable)")
     args = parser.parse_args()
-    if args.sr is None:
-        from beatrun.tempo import ANALYSIS_SR
+    from beatrun.tempo import ANALYSIS_SR, excerpt_plan
 
+    if args.sr is None:
         args.sr = ANALYSIS_SR
     src_sr = 44100
     x = _signal(args.seconds, src_sr)
-    mid = args.seconds / 2 - 15
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
+        items = []
         for ext, codec in FORMATS:
             name = f"{codec or ext}"
             path = Path(tmp) / f"song_{name}.{ext}"
             audio.write_audio(path, x, sr=src_sr, codec=codec)
+            items.append((name, path))
+        items += [(p.name, p) for p in args.file]
+        for name, path in items:
             cells = [name]
+            duration = audio.probe_duration(path)
+            plan = excerpt_plan(duration)
+            windows_s = sum(length for _, length in plan)
             for reader_cls in (decode._SoundfileReader, decode._AvReader):
-                def read(cls=reader_cls, p=path):
+                def read(cls=reader_cls, p=path, windows=plan):
                     r = cls(str(p))
                     try:
-                        decode._resample(r.read(mid, 30.0), r.rate, args.sr)
+                        for start, length in windows:
+                            decode._resample(r.read(start, length), r.rate, args.sr)
                     finally:
                         r.close()
                 try:
-                    cells.append(f"{30.0 / _best(read):.0f}x")
+                    cells.append(f"{windows_s / _best(read):.0f}x")
                 except Exception:  # noqa: BLE001 - a decoder that cannot read it
                     cells.append("n/a")
+            chosen = _best(lambda p=path: audio.load_excerpts(p, sr=args.sr, plan=excerpt_plan))
+            cells.append(f"{windows_s / chosen:.0f}x")
             whole = _best(lambda p=path: audio.load(p, sr=args.sr), repeats=1)
-            cells.append(f"{args.seconds / whole:.0f}x")
+            cells.append(f"{duration / whole:.0f}x")
             cells.append(type(decode._open_reader(path)).__name__.strip("_").replace("Reader", ""))
             rows.append(cells)
-    header = ["format", "30s excerpt soundfile", "30s excerpt PyAV", "whole file (chosen)",
-              "chosen"]
+    header = ["format", "windows soundfile", "windows PyAV", "windows (chosen)",
+              "whole file (chosen)", "chosen"]
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
-    print(f"decode to mono {args.sr} Hz, {args.seconds:.0f} s stereo 44.1 kHz source, "
-          "x real time per CPU second (best of 3)")
+    print(f"decode to mono {args.sr} Hz, {args.seconds:.0f} s stereo 44.1 kHz source; windows = "
+          "tempo.excerpt_plan (3 x 20 s); x real time per CPU second (best of 3)")
     print("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)))
     for r in rows:
         print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)))

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from beatrun import audio
-from beatrun.audio import decode
+from beatrun.audio import decode, decode_av
 from beatrun.errors import AudioError
 
 SR = 16000  # small rate: fast to write and read; Opus and MP3 accept it
@@ -445,6 +445,33 @@ def test_frames_mix_to_mono_from_any_sample_format(fmt, dtype, scale):
     else:
         data = np.stack([left, right], axis=1).reshape(1, -1) * scale  # packed: interleaved
     frame = av.AudioFrame.from_ndarray(data.astype(dtype), format=fmt, layout="stereo")
-    mono = decode._frame_mono(frame)
+    mono = decode_av._frame_mono(frame)
     assert mono.dtype == np.float32 and mono.shape == (960,)
     np.testing.assert_allclose(mono, (left + right) / 2, atol=1e-4)
+
+
+def test_ogg_vorbis_is_read_by_libsndfile_and_opus_by_ffmpeg(written):
+    assert isinstance(decode._open_reader(written["ogg"]), decode._SoundfileReader)
+    assert isinstance(decode._open_reader(written["opus"]), decode_av._AvReader)
+
+
+def test_ogg_vorbis_spans_are_sample_exact(tmp_path):
+    """Clicks make libvorbis switch to short blocks, where FFmpeg's Ogg packet times are
+    off by hundreds of samples: spans must still match the whole file sample for sample,
+    through libsndfile and through the FFmpeg fallback (no silence inserted)."""
+    sr = 44100
+    path = tmp_path / "clicks.ogg"
+    audio.write_audio(path, _tone_and_clicks(seconds=8.0, sr=sr), sr=sr)
+    whole = audio.load(path, sr=sr)
+    assert whole.size == 8 * sr
+    for offset in (0.77, 3.3, 5.05):
+        span = audio.load(path, sr=sr, offset_s=offset, duration_s=2.0)
+        start = int(round(offset * sr))
+        np.testing.assert_allclose(span, whole[start : start + 2 * sr], atol=1e-6)
+    fallback = decode_av._AvReader(str(path))
+    try:
+        head = fallback.read(0.0, 6.0)
+    finally:
+        fallback.close()
+    np.testing.assert_allclose(head, whole[: head.size], atol=1e-5)
+    assert head.size == 6 * sr

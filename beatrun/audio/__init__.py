@@ -2,6 +2,7 @@
 
 - :mod:`beatrun.audio.decode`: any file to mono float32 at any rate
   (libsndfile or FFmpeg by measurement; only the requested span is decoded).
+- :mod:`beatrun.audio.decode_av`: the FFmpeg (PyAV) reader behind it.
 - :mod:`beatrun.audio.stream`: :class:`AudioStream`, random access to a song's
   frames in all its channels (rendering).
 - :mod:`beatrun.audio.write`: :func:`write_audio` (whole arrays) and

@@ -1,10 +1,11 @@
 """Decode audio files to mono float32 at any rate (the analysis path).
 
 Reading picks the decoder per format by measurement (see ``benchmarks/decode.py``):
-libsndfile (``soundfile``) for WAV, FLAC, MP3 and AIFF, where it seeks cheaply
-and decodes fast; PyAV (FFmpeg) for everything else (Ogg Vorbis, Opus, M4A/AAC,
-ALAC, WMA, ...) and as a fallback when libsndfile refuses or gives up on a
-file. The decoder is chosen by the file's first bytes, not its name. Only the
+libsndfile (``soundfile``) for WAV, FLAC, MP3, AIFF and Ogg Vorbis, where it seeks
+exactly and cheaply and decodes fast; PyAV (FFmpeg, :mod:`beatrun.audio.decode_av`)
+for everything else (Opus, M4A/AAC, ALAC, WMA, ...) and as a fallback when
+libsndfile refuses or gives up on a file. The decoder is chosen by the file's
+first bytes (for Ogg, the codec of its first packet), not its name. Only the
 requested span is decoded (a seek, then a bounded read), so a two-hour mix costs
 no more memory than the excerpts asked for. Resampling to the analysis rate uses
 soxr.
@@ -22,6 +23,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
+from beatrun.audio.decode_av import _AvReader, _decode_error, _empty
 from beatrun.errors import AudioError
 
 if TYPE_CHECKING:
@@ -36,15 +38,18 @@ AUDIO_EXTENSIONS = frozenset(
     }
 )
 
-# Decoder per format, by measurement (benchmarks/decode.py, 30 s excerpts to 11025 Hz):
-# libsndfile won for WAV (3000x vs 880x), FLAC (980x vs 850x) and MP3 (1000x vs 790x);
-# FFmpeg (PyAV) for Ogg Vorbis (890x vs 690x), Opus (490x vs 190x), M4A/AAC, ALAC.
-# An MP3 that libsndfile cannot read to the end is decoded again by the more
-# tolerant FFmpeg; files whose content is not recognised go to FFmpeg directly.
-_SOUNDFILE_KINDS = frozenset({"wav", "flac", "aiff", "mp3"})
+# Decoder per format, by measurement (benchmarks/decode.py: the tempo analysis's three
+# 20 s windows, resampled to 11025 Hz). libsndfile for WAV (2100x vs 560x), FLAC (720x
+# vs 420x), MP3 (820x vs 710x) and Ogg Vorbis; FFmpeg (PyAV) for Opus (380x vs 130x),
+# M4A/AAC, ALAC, Ogg FLAC. For Ogg Vorbis the speeds are close and vary by file (PyAV,
+# since its fifo, 0.6x as fast on the generated corpus, 0.9-1.4x on 3-minute stereo
+# files and LMMS renders), but FFmpeg's Ogg packet times are off by up to 448 samples
+# around short Vorbis blocks, so its seeks land up to 1000 samples away (12 of 64 LMMS
+# windows), where libsndfile's are sample-exact (tests/test_audio.py). A file
+# libsndfile cannot read to the end is decoded again by the more tolerant FFmpeg;
+# files whose content is not recognised go to FFmpeg directly.
+_SOUNDFILE_KINDS = frozenset({"wav", "flac", "aiff", "mp3", "ogg-vorbis"})
 _SOUNDFILE_READ = frozenset({".wav", ".wave", ".flac", ".aif", ".aiff"})
-# Damaged packets FFmpeg may skip in one read before the file counts as corrupt.
-_MAX_BAD_PACKETS = 200
 
 # libmpg123 (inside libsndfile) prints "Note: Illegal Audio-MPEG-Header" lines on
 # damaged MP3s straight to file descriptor 2. Worker processes (beatrun.scan) set
@@ -168,6 +173,12 @@ def check_file(path: str | os.PathLike[str]) -> tuple[int, str | None]:
     AudioError for a missing file, a directory, an unreadable file, an empty
     file and a text file; unknown binary data is left to the decoders.
     """
+    size, kind, _ = _check_file(path)
+    return size, kind
+
+
+def _check_file(path: str | os.PathLike[str]) -> tuple[int, str | None, bytes]:
+    """:func:`check_file`, plus the file's first 4096 bytes."""
     p = os.fspath(path)
     try:
         st = os.stat(p)
@@ -193,11 +204,25 @@ def check_file(path: str | os.PathLike[str]) -> tuple[int, str | None]:
     kind = sniff(head)
     if kind is None and _looks_like_text(head):
         raise AudioError("not an audio file (it contains text); check what this file is")
-    return size, kind
+    return size, kind, head
 
 
-def _use_soundfile(path: str, kind: str | None) -> bool:
+def _ogg_codec(head: bytes) -> str:
+    """"vorbis", "opus", "flac", ... from an Ogg file's first page ("" if unknown)."""
+    if len(head) < 28 or head[:4] != b"OggS":
+        return ""
+    packet = head[27 + head[26] :][:8]  # after the header and its segment table
+    for magic, name in ((b"\x01vorbis", "vorbis"), (b"OpusHead", "opus"),
+                        (b"\x7fFLAC", "flac"), (b"Speex", "speex")):
+        if packet.startswith(magic):
+            return name
+    return ""
+
+
+def _use_soundfile(path: str, kind: str | None, head: bytes = b"") -> bool:
     ext = os.path.splitext(path)[1].lower()
+    if kind == "ogg":
+        kind = "ogg-" + (_ogg_codec(head) or "unknown")
     if kind is not None:
         return kind in _SOUNDFILE_KINDS
     return ext in _SOUNDFILE_READ
@@ -206,20 +231,6 @@ def _use_soundfile(path: str, kind: str | None) -> bool:
 # ---------------------------------------------------------------------------
 # Reading.
 # ---------------------------------------------------------------------------
-
-
-def _decode_error(exc: BaseException) -> AudioError:
-    text = getattr(exc, "strerror", None) or str(exc)
-    text = " ".join(str(text).split()).removeprefix("Error : ").rstrip(".")
-    low = text.lower()
-    if "no audio" in low or "audio stream" in low:
-        return AudioError("no audio stream in this file (is it a video or an image?)")
-    if "permission" in low:
-        return AudioError("permission denied; make the file readable (chmod +r)")
-    return AudioError(
-        "cannot decode audio: the data is corrupt or in an unsupported format"
-        + (f" ({text[:120]})" if text else "")
-    )
 
 
 def _to_mono(data: np.ndarray) -> np.ndarray:
@@ -288,174 +299,10 @@ class _SoundfileReader:
         self._f.close()
 
 
-# PyAV sample formats (without the planar "p") -> numpy dtype.
-_SAMPLE_DTYPES = {"flt": "<f4", "dbl": "<f8", "s16": "<i2", "s32": "<i4", "s64": "<i8", "u8": "u1"}
-
-
-def _frame_mono(frame: Any) -> np.ndarray:
-    """One decoded PyAV frame -> (n,) float32 mono in [-1, 1], straight from its planes.
-
-    ``AudioFrame.to_ndarray()`` stacks the planes (``np.vstack``) for every frame;
-    Vorbis and AAC give thousands of small frames per excerpt, and reading the
-    planes as buffers is about three times cheaper. The result is a copy: no
-    decoder buffer stays referenced.
-    """
-    import numpy as np
-
-    n = frame.samples
-    name = frame.format.name
-    planar = name.endswith("p")
-    dt = _SAMPLE_DTYPES[name[:-1] if planar else name]
-    ch = frame.layout.nb_channels or 1
-    planes = frame.planes
-    if planar:
-        x = np.frombuffer(planes[0], dt, n)
-        if ch == 1:
-            out = x.astype(np.float32)  # a copy
-        else:
-            out = x.astype(np.float32)
-            for plane in planes[1:ch]:
-                out += np.frombuffer(plane, dt, n)
-            out *= np.float32(1.0 / ch)
-    else:
-        x = np.frombuffer(planes[0], dt, n * ch)
-        out = x.astype(np.float32) if ch == 1 else x.reshape(n, ch).mean(axis=1, dtype=np.float32)
-    kind = np.dtype(dt).kind
-    if kind == "i":
-        out *= np.float32(1.0 / 2 ** (8 * np.dtype(dt).itemsize - 1))
-    elif kind == "u":  # u8
-        out = (out - np.float32(128.0)) * np.float32(1.0 / 128.0)
-    return out
-
-
-class _AvReader:
-    """Seek-and-decode through FFmpeg (PyAV)."""
-
-    def __init__(self, path: str) -> None:
-        import av
-
-        try:
-            self._c = av.open(path, metadata_errors="ignore")
-        except av.error.FFmpegError as exc:
-            raise _decode_error(exc) from None
-        except UnicodeDecodeError as exc:
-            raise _decode_error(exc) from None
-        if not self._c.streams.audio:
-            self._c.close()
-            raise AudioError("no audio stream in this file (is it a video or an image?)")
-        # Several audio streams (a video with a commentary track, a multi-language
-        # MKV): FFmpeg's own choice, which prefers the stream flagged "default".
-        self._s = self._c.streams.best("audio") or self._c.streams.audio[0]
-        self.rate = int(self._s.codec_context.sample_rate or self._s.rate or 0)
-        if self.rate <= 0:
-            self._c.close()
-            raise AudioError("cannot decode audio: the stream has no sample rate (corrupt file?)")
-        self.duration_s = self._duration()
-        # Frame times count from the stream's start time (e.g. MP3 encoder delay
-        # of 1105 samples gives start 0.025 s): subtract it to get file time.
-        st = self._s.start_time
-        self._t0 = float(st * self._s.time_base) if st is not None and self._s.time_base else 0.0
-
-    def _duration(self) -> float:
-        s = self._s
-        if s.duration is not None and s.time_base is not None:
-            return float(s.duration * s.time_base)
-        tagged = _hms_seconds(s.metadata.get("DURATION") or s.metadata.get("duration"))
-        if tagged is not None:  # Matroska: the track's own length, as a tag
-            return tagged
-        if self._c.duration is not None:  # the longest stream
-            return self._c.duration / 1_000_000
-        return 0.0
-
-    def read(self, offset_s: float, duration_s: float | None) -> np.ndarray:
-        import av
-        import numpy as np
-
-        s = self._s
-        rate = self.rate
-        want = None if duration_s is None else max(0, int(round(duration_s * rate)))
-        if want == 0:
-            return _empty()
-        end_s = None if duration_s is None else offset_s + duration_s
-        chunks: list[np.ndarray] = []  # mono float32 per frame, and silence for lost frames
-        first_t: float | None = None
-        have = 0
-        try:
-            if offset_s > 0 and s.time_base is not None:
-                self._c.seek(int((offset_s + self._t0) / s.time_base), stream=s, backward=True)
-            for frame in self._frames():
-                t = None if frame.time is None else frame.time - self._t0
-                n = frame.samples
-                if t is not None and t + n / rate <= offset_s:
-                    continue  # before the window (the seek lands on an earlier frame)
-                if t is not None and end_s is not None and t >= end_s:
-                    break
-                if first_t is None:
-                    first_t = t if t is not None else 0.0
-                elif t is not None:
-                    gap = int(round((t - first_t) * rate)) - have
-                    if gap > n // 2:  # frames lost to damage: keep the timeline with silence
-                        chunks.append(np.zeros(gap, np.float32))
-                        have += gap
-                chunks.append(_frame_mono(frame))
-                have += n
-                if want is not None and have - (offset_s - first_t) * rate >= want:
-                    break
-        except av.error.FFmpegError as exc:
-            if not chunks:
-                raise _decode_error(exc) from None
-            # too much damage further on: keep what decoded cleanly
-        if not chunks:
-            return _empty()
-        data = np.concatenate(chunks) if len(chunks) > 1 else chunks[0]  # one copy, at the end
-        skip = max(0, int(round((offset_s - (first_t or 0.0)) * rate)))
-        data = data[skip:]
-        if want is not None:
-            data = data[:want]
-        return np.ascontiguousarray(data, dtype=np.float32)
-
-    def _frames(self) -> Iterator[Any]:
-        """Decoded frames; damaged packets are skipped (up to a limit), not fatal."""
-        import av
-
-        bad = 0
-        for packet in self._c.demux(self._s):
-            try:
-                frames = packet.decode()
-            except av.error.FFmpegError:
-                bad += 1
-                if bad > _MAX_BAD_PACKETS:
-                    raise
-                continue
-            yield from frames
-
-    def close(self) -> None:
-        self._c.close()
-
-
-def _hms_seconds(text: Any) -> float | None:
-    """Seconds of an "HH:MM:SS.fff" duration tag (Matroska writes one per track), else None."""
-    parts = str(text or "").strip().split(":")
-    if len(parts) != 3:
-        return None
-    try:
-        h, m, sec = int(parts[0]), int(parts[1]), float(parts[2])
-    except ValueError:
-        return None
-    total = h * 3600 + m * 60 + sec
-    return total if 0 < total < float("inf") else None
-
-
-def _empty() -> np.ndarray:
-    import numpy as np
-
-    return np.zeros(0, dtype=np.float32)
-
-
 def _open_reader(path: str | os.PathLike[str]) -> _SoundfileReader | _AvReader:
     p = os.fspath(path)
-    _, kind = check_file(p)
-    if _use_soundfile(p, kind):
+    _, kind, head = _check_file(p)
+    if _use_soundfile(p, kind, head):
         try:
             return _SoundfileReader(p)
         except AudioError:
