@@ -110,7 +110,7 @@ def test_plan_cli_workouts(tmp_path, as_flag):
         return
     result = CliRunner().invoke(cli, [*args, "--workouts", str(out)])
     assert result.exit_code == 0, result.output
-    assert (f"Wrote 3 watch workout(s) to {out} (copy them to GARMIN/NEWFILES on the watch)"
+    assert (f"Wrote 3 watch workouts to {out} (copy them to GARMIN/NEWFILES on the watch)"
             in result.output)
     assert sorted(p.name for p in out.iterdir()) == [
         "week-01-workout.fit", "week-02-workout.fit", "week-03-workout.fit"]

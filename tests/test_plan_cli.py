@@ -235,7 +235,8 @@ def test_small_library_repeats_with_a_note():
     first, second = plan_playlists(plan, tracks)
     assert first.repeats == 0 and first.note is None
     assert second.repeats > 0
-    assert second.note == (f"{second.repeats} song(s) from last week come back: the library has "
+    songs = "1 song comes" if second.repeats == 1 else f"{second.repeats} songs come"
+    assert second.note == (f"{songs} back from last week: the library has "
                            "too few songs at this cadence to change them all")
 
 

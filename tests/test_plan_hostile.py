@@ -282,7 +282,7 @@ def test_cli_review_of_a_fifo_activity_folder_entry(tmp_path):
     assert result.exit_code == 1
     assert "Error: activity file" in result.output and "is a FIFO" in result.output
     assert result.output.splitlines()[-1] == (
-        "Error: 1 activity file(s) could not be read; the review left them out")
+        "Error: 1 activity file could not be read; the review left them out")
 
 
 def test_usage_error_type():

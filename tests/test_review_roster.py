@@ -118,7 +118,7 @@ def test_plan_folder_with_workouts_and_page(tmp_path, library_db):
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     assert lines[-2:] == [
-        f"Wrote 3 watch workout(s) to {out} (copy them to GARMIN/NEWFILES on the watch)",
+        f"Wrote 3 watch workouts to {out} (copy them to GARMIN/NEWFILES on the watch)",
         f"Wrote the athlete's page {out / 'report.html'}"]
     page = (out / "report.html").read_text()
     assert page.count("<details") == 3 and "Week 1: week-01 (" in page

@@ -23,6 +23,7 @@ from beatrun.cli.base import (
     printable,
 )
 from beatrun.errors import BeatrunError, UsageError
+from beatrun.text import plural
 
 #: ``--workouts`` / ``--report`` given without a value: into the plan folder.
 IN_FOLDER = "\0in-plan-folder"
@@ -197,7 +198,7 @@ def _plan_roster(
               r["plan"]["final_spm"] if "plan" in r else "",
               sum(1 for f in r.get("files", ()) if f.endswith(".m3u8")),
               printable(r.get("error") or r.get("spotify_error")
-                        or (f"{len(r['notes'])} note(s)" if r["notes"] else "ok"), max_len=200))
+                        or (plural(len(r["notes"]), "note") if r["notes"] else "ok"), max_len=200))
              for r in rows],
         )
         click.echo(f"Roster {printable(Path(roster).name)}: {len(rows) - result.failed} of "
@@ -390,7 +391,7 @@ def plan_cmd(
 def _print_extras(files: Sequence[Any]) -> None:
     workouts = [f for f in files if str(f).endswith(".fit")]
     if workouts:
-        click.echo(f"Wrote {len(workouts)} watch workout(s) to "
+        click.echo(f"Wrote {plural(len(workouts), 'watch workout')} to "
                    f"{printable(workouts[0].parent)} (copy them to GARMIN/NEWFILES on the watch)")
     for path in files:
         if str(path).endswith(".html"):

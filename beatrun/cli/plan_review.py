@@ -25,6 +25,7 @@ from beatrun.cli.plan import (
     plan_cmd,
 )
 from beatrun.errors import BeatrunError, UsageError
+from beatrun.text import plural
 
 
 def _review_rows(review: Any) -> list[tuple[Any, ...]]:
@@ -158,8 +159,8 @@ def plan_review_cmd(
             click.echo(f"Wrote {printable(output)}")
         _print_extras(result.files)
     if result.problems:
-        raise BeatrunError(f"{len(result.problems)} activity file(s) could not be read; the "
-                           "review left them out")
+        files = plural(len(result.problems), "activity file")
+        raise BeatrunError(f"{files} could not be read; the review left them out")
 
 
 def _review_roster(

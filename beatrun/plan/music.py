@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from beatrun.cadence import bpm_bands
 from beatrun.plan.model import Plan
+from beatrun.text import plural
 
 if TYPE_CHECKING:  # pragma: no cover
     from beatrun.match import Playlist
@@ -121,8 +122,9 @@ def plan_playlists(
                 if playlist.shortfall:
                     note = playlist.shortfall
                 elif repeats:
-                    note = (f"{repeats} song(s) from last week come back: the library has too "
-                            "few songs at this cadence to change them all")
+                    come = "comes" if repeats == 1 else "come"
+                    note = (f"{plural(repeats, 'song')} {come} back from last week: the library "
+                            "has too few songs at this cadence to change them all")
                 recent = {k: v + 1 for k, v in recent.items()}
                 recent.update({i: 0 for i in ids})
                 this_week.update(ids)
