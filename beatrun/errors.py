@@ -65,6 +65,10 @@ class SpotifySignInError(SpotifyError):
     """The saved Spotify sign-in is missing, damaged, revoked or expired: sign in again."""
 
 
+class SpotifyUnavailableError(SpotifyError):
+    """Spotify kept failing (server errors or timeouts) on a read: the same read may work later."""
+
+
 class SpotifyUncertainWriteError(SpotifyError):
     """A playlist write timed out or met a server error: it may or may not have happened."""
 

@@ -603,3 +603,18 @@ def test_collaborative_playlist_of_others_names_the_reason(fake, client, tmp_pat
     assert result.tracks == () and [s.id for s in result.skipped] == [SHARED]
     assert result.skipped[0].reason.startswith(
         "it belongs to bea and it is collaborative but you are not one of its collaborators; ")
+
+
+def test_a_playlist_spotify_keeps_failing_on_is_skipped_and_the_rest_stored(fake, client,
+                                                                           tmp_path):
+    """Server errors on one playlist (after the read retries) cost that playlist only."""
+    library_with_playlists(fake)
+    fake.faults += [Fault(f"/v1/playlists/{MINE}/items", 503) for _ in range(10)]
+    with Library(tmp_path / "lib.db") as library:
+        result = sp.import_tracks(client, library, liked=True, playlists=[MINE, SHARED])
+        stored = sorted(t.title for t in library.tracks(source="spotify"))
+    assert [s.id for s in result.skipped] == [MINE]
+    assert result.warnings[0].startswith(f"playlist {MINE} skipped: Spotify kept failing while "
+                                         "it was read (")
+    assert result.warnings[0].endswith("; the rest is stored: import this playlist again later")
+    assert stored == [f"Song {n}" for n in (0, 1, 2, 7, 8)]  # liked songs and the shared list

@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from beatrun.errors import SpotifyError
+from beatrun.errors import SpotifyError, SpotifyUnavailableError
 from beatrun.spotify.settings import FaultPolicy
 
 BUDGET_SETTING = "[spotify] wait_budget_s"
@@ -161,7 +161,7 @@ class Retrier:
         tries = failures + 1
         wait = self.policy.backoff_s * 2 ** failures
         if failures >= self.policy.retries or wait > self.budget.left_s:
-            raise SpotifyError(
+            raise SpotifyUnavailableError(
                 f"{self.service} failed while {what}: {problem} ({tries} "
                 f"{'try' if tries == 1 else 'tries'}); {advice}"
             )

@@ -7,7 +7,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from typing import Protocol
 
-from beatrun.errors import BeatrunError, SpotifyAccessError, UsageError
+from beatrun.errors import (
+    BeatrunError,
+    SpotifyAccessError,
+    SpotifyUnavailableError,
+    UsageError,
+)
 from beatrun.models import Track
 from beatrun.spotify.client import SpotifyClient, classify_403
 from beatrun.spotify.matching import LocalIndex
@@ -112,8 +117,9 @@ def import_tracks(
 
     liked : import the user's liked songs.
     playlists : playlist IDs, URIs or addresses to import. A playlist that cannot be
-        read (not the user's and not collaborative: 403; no such playlist: 404) is
-        skipped with its reason (``ImportResult.skipped``); the rest is stored.
+        read (not the user's and not collaborative: 403; no such playlist: 404;
+        Spotify kept failing on it: 5xx or timeouts after the retries) is skipped
+        with its reason (``ImportResult.skipped``); the rest is stored.
     reccobeats : the optional third-party tempo source (None: off).
 
     Each track becomes a row with source "spotify" and its tempo's source.
@@ -136,6 +142,11 @@ def import_tracks(
             if classify_403(err.detail):
                 raise  # Premium or allowlist: nothing can be read
             skipped.append(_why_unreadable(client, pid, err))
+            continue
+        except SpotifyUnavailableError as err:  # 5xx or timeouts after the retries
+            skipped.append(SkippedPlaylist(
+                pid, None, f"Spotify kept failing while it was read ({err.message}); the rest "
+                "is stored: import this playlist again later"))
             continue
         if not sources[-1]:
             notes.append(f"playlist {pid} holds no Spotify tracks (local files and podcast "
