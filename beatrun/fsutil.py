@@ -230,3 +230,41 @@ def atomic_write(
                 pass
     fsync_dir(folder)
     return target
+
+
+def try_lock(fd: int) -> bool:
+    """Take an exclusive lock on an open file without waiting; False if another holds it.
+
+    POSIX ``flock``; on Windows ``msvcrt`` locks the file's first byte. Locks are
+    advisory between beatrun processes (token renewal, tag-write copies that a
+    later scan may clean up) and end when the file is closed.
+    """
+    try:
+        if os.name == "nt":  # pragma: no cover - Windows
+            import msvcrt
+
+            os.lseek(fd, 0, os.SEEK_SET)
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+        else:
+            import fcntl
+
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return False
+    return True
+
+
+def unlock(fd: int) -> None:
+    """Release a lock taken with :func:`try_lock` (closing the file releases it too)."""
+    try:
+        if os.name == "nt":  # pragma: no cover - Windows
+            import msvcrt
+
+            os.lseek(fd, 0, os.SEEK_SET)
+            msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
+        else:
+            import fcntl
+
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    except OSError:
+        pass

@@ -40,7 +40,14 @@ from pathlib import Path
 from typing import Any
 
 from beatrun.errors import AudioError, BeatrunError, TagWriteError, UsageError
-from beatrun.fsutil import TMP_SUFFIX, check_input_file, fsync_dir, open_regular, os_reason
+from beatrun.fsutil import (
+    TMP_SUFFIX,
+    check_input_file,
+    fsync_dir,
+    open_regular,
+    os_reason,
+    try_lock,
+)
 from beatrun.models import TagInfo
 
 #: Sane BPM range (inclusive) for a tag value after the lenient fixes.
@@ -337,7 +344,7 @@ def write_tags(
         ) from None
     tmp = Path(tmp_name)
     try:
-        _lock(fd)  # a later scan removes the copy only when nobody holds this lock
+        try_lock(fd)  # a later scan removes the copy only when nobody holds this lock
         shutil.copyfile(real, tmp)
         _write_in_place(tmp, bpm=bpm, fields=fields, shown=shown)
         with open(tmp, "rb+") as handle:
@@ -356,18 +363,6 @@ def write_tags(
         if tmp.exists():
             tmp.unlink()
     fsync_dir(real.parent)
-
-
-def _lock(fd: int) -> None:
-    """An exclusive lock on the temporary copy (POSIX; nothing elsewhere)."""
-    try:
-        import fcntl
-    except ImportError:
-        return
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        pass
 
 
 _ID3_FRAMES = {"title": "TIT2", "artist": "TPE1", "album": "TALB"}

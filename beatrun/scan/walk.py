@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from beatrun.audio import AUDIO_EXTENSIONS, sniff
 from beatrun.errors import BeatrunError, UsageError
-from beatrun.fsutil import TMP_SUFFIX, open_regular, os_reason
+from beatrun.fsutil import TMP_SUFFIX, open_regular, os_reason, try_lock
 
 if TYPE_CHECKING:
     from beatrun.library import Library
@@ -84,7 +84,7 @@ def remove_leftovers(paths: Iterable[str], *, min_age_s: float = 60.0) -> list[s
         except (OSError, AttributeError):
             continue
         try:
-            if not _try_lock(fd):
+            if not try_lock(fd):
                 continue  # a tag write in progress (another beatrun)
             os.unlink(path)
             removed.append(path)
@@ -93,18 +93,6 @@ def remove_leftovers(paths: Iterable[str], *, min_age_s: float = 60.0) -> list[s
         finally:
             os.close(fd)
     return removed
-
-
-def _try_lock(fd: int) -> bool:
-    try:
-        import fcntl
-    except ImportError:  # Windows: files in use cannot be deleted anyway
-        return True
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        return True
-    except OSError:
-        return False
 
 
 @dataclass(frozen=True)

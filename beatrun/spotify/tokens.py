@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -27,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from beatrun.errors import BeatrunError, SpotifyError, SpotifySignInError
-from beatrun.fsutil import atomic_write, read_text
+from beatrun.fsutil import atomic_write, read_text, try_lock, unlock
 
 #: A token file is a few hundred bytes.
 MAX_TOKEN_BYTES = 64 * 1024
@@ -203,7 +202,7 @@ class TokenStore:
             ) from None
         try:
             deadline = time.monotonic() + timeout_s
-            while not _try_lock(handle):
+            while not try_lock(handle.fileno()):
                 if time.monotonic() > deadline:
                     raise SpotifyError(
                         "another beatrun has been renewing the Spotify sign-in for "
@@ -213,7 +212,7 @@ class TokenStore:
             try:
                 yield
             finally:
-                _unlock(handle)
+                unlock(handle.fileno())
         finally:
             handle.close()
 
@@ -249,37 +248,6 @@ class TokenStore:
             return self.load()
         except SpotifySignInError:
             return None
-
-
-def _try_lock(handle: Any) -> bool:
-    try:
-        if os.name == "nt":  # pragma: no cover - Windows
-            import msvcrt
-
-            handle.seek(0)
-            msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
-        else:
-            import fcntl
-
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        return False
-    return True
-
-
-def _unlock(handle: Any) -> None:
-    try:
-        if os.name == "nt":  # pragma: no cover - Windows
-            import msvcrt
-
-            handle.seek(0)
-            msvcrt.locking(handle.fileno(), msvcrt.LK_UNLCK, 1)
-        else:
-            import fcntl
-
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
-    except OSError:
-        pass
 
 
 def renew(refresh_token: str, *, client_id: str, token_url: str, session: Any,
