@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 
@@ -17,3 +19,17 @@ def _isolated_dirs(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(home / "xcache"))
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     yield home
+
+
+@pytest.fixture(scope="module")
+def library_db(tmp_path_factory) -> Path:
+    """A library of 90 tagged songs at 150-182 BPM and half-time 75-91 BPM (plan tests)."""
+    from test_plan_cli import make_tracks
+
+    from beatrun.library import Library
+
+    path = tmp_path_factory.mktemp("lib") / "library.db"
+    with Library(path) as library:
+        for track in make_tracks():
+            library.upsert_track(track)
+    return path

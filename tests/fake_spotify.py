@@ -35,6 +35,8 @@ import json
 import threading
 import time
 import urllib.parse
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -539,3 +541,15 @@ class FakeSpotify:
                     "tempo": self.recco_tempos[sid]}
                    for n, sid in enumerate(ids) if sid in self.recco_tempos]
         return 200, {"content": content}, {}
+
+
+@contextmanager
+def serving_beatrun(monkeypatch: Any) -> Iterator[FakeSpotify]:
+    """A fake that beatrun's own settings point at (env), with short back-offs and timeouts,
+    for tests that go through the CLI or build clients from the settings."""
+    with FakeSpotify() as server:
+        for key, value in server.env().items():
+            monkeypatch.setenv(key, value)
+        monkeypatch.setenv("BEATRUN_SPOTIFY_BACKOFF_S", "0.01")
+        monkeypatch.setenv("BEATRUN_SPOTIFY_TIMEOUT_S", "2")
+        yield server

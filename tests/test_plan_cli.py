@@ -45,17 +45,6 @@ def make_tracks(count: int = 90, *, seed: int = 3) -> list[Track]:
     return tracks
 
 
-@pytest.fixture(scope="module")
-def library_db(tmp_path_factory) -> Path:
-    from beatrun.library import Library
-
-    path = tmp_path_factory.mktemp("lib") / "library.db"
-    with Library(path) as library:
-        for track in make_tracks():
-            library.upsert_track(track)
-    return path
-
-
 # ---------------------------------------------------------------------------
 # plan: table, refusals, files
 # ---------------------------------------------------------------------------

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
-import pytest
 from click.testing import CliRunner
-from test_plan_cli import make_tracks
 
 from beatrun.activity.synth import week_runs, write_runs
 from beatrun.cli import cli
@@ -38,17 +35,6 @@ activities = "chloe-runs"
 
 def run(*args: str):
     return CliRunner().invoke(cli, list(args))
-
-
-@pytest.fixture(scope="module")
-def library_db(tmp_path_factory) -> Path:
-    from beatrun.library import Library
-
-    path = tmp_path_factory.mktemp("lib") / "library.db"
-    with Library(path) as library:
-        for track in make_tracks():
-            library.upsert_track(track)
-    return path
 
 
 def test_roster_review(tmp_path, library_db):

@@ -28,6 +28,7 @@ from fake_spotify import (
     FakeSpotify,
     Fault,
     make_track,
+    serving_beatrun,
 )
 
 from beatrun import spotify as sp
@@ -48,11 +49,7 @@ class Waits(list):
 
 @pytest.fixture
 def fake(monkeypatch):
-    with FakeSpotify() as server:
-        for key, value in server.env().items():
-            monkeypatch.setenv(key, value)
-        monkeypatch.setenv("BEATRUN_SPOTIFY_BACKOFF_S", "0.01")
-        monkeypatch.setenv("BEATRUN_SPOTIFY_TIMEOUT_S", "2")
+    with serving_beatrun(monkeypatch) as server:
         yield server
 
 

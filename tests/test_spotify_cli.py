@@ -13,7 +13,7 @@ import threading
 import pytest
 import requests
 from click.testing import CliRunner
-from fake_spotify import CLIENT_ID, FakeSpotify, Fault, make_track
+from fake_spotify import CLIENT_ID, FakeSpotify, Fault, make_track, serving_beatrun
 
 from beatrun import spotify as sp
 from beatrun.cli import cli
@@ -30,11 +30,7 @@ def free_port() -> int:
 
 @pytest.fixture
 def fake(monkeypatch):
-    with FakeSpotify() as server:
-        for key, value in server.env().items():
-            monkeypatch.setenv(key, value)
-        monkeypatch.setenv("BEATRUN_SPOTIFY_BACKOFF_S", "0.01")
-        monkeypatch.setenv("BEATRUN_SPOTIFY_TIMEOUT_S", "2")
+    with serving_beatrun(monkeypatch) as server:
         yield server
 
 
