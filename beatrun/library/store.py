@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import stat
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -25,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from beatrun.errors import LibraryError
+from beatrun.fsutil import os_reason
 
 #: Seconds a writer waits for another writer before giving up.
 BUSY_TIMEOUT_S: float = 30.0
@@ -74,7 +76,15 @@ class Store:
             raise LibraryError(
                 f"cannot create the folder for library {path} ({exc.strerror}); pass --library"
             ) from None
-        if path.exists() and not path.is_file():
+        try:
+            info = os.stat(path)
+        except FileNotFoundError:
+            info = None  # a new library (or a link to one not made yet): SQLite creates it
+        except OSError as exc:
+            raise LibraryError(
+                f"cannot open library {path}: {os_reason(exc)}; check the path or pass --library"
+            ) from None
+        if info is not None and not stat.S_ISREG(info.st_mode):
             raise LibraryError(
                 f"library path {path} is not a regular file (a FIFO or device?); "
                 "pass a file such as library.db"
